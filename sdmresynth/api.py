@@ -1,0 +1,124 @@
+"""The Python API the CLI is built on: load a model, analyse, encode, decode and resynthesise.
+
+    >>> import sdmresynth.api as sdm
+    >>> model = sdm.load_model("sdm-vae")
+    >>> audio = sdm.read_audio("examples/speech.wav")
+    >>> out = sdm.resynthesise(model, audio.samples)          # same length, same level
+    >>> codes = sdm.encode(model, audio.samples).codes        # (frames, K)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .audio import Audio, read_audio, resample, write_audio
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .device import resolve_device
+from .metrics import hoyer
+from .models import SpectralVAE
+from .pretrained import resolve_model
+from .stft import StftConfig, istft, power_spectrogram, stft, with_phase_of
+
+__all__ = ["Analysis", "Encoding", "LoadedModel", "analyse", "encode", "load_model", "read_audio",
+           "resynthesise", "resynthesise_file", "write_audio"]
+
+STFT = StftConfig()
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run, with its name, file and model-card metadata."""
+
+    model: SpectralVAE
+    name: str
+    path: Path
+    metadata: dict[str, Any]
+    device: torch.device
+
+
+@dataclass
+class Analysis:
+    """A signal analysed for the models: spec and power are (frames, F); `scale` undoes peak normalisation."""
+
+    spec: np.ndarray
+    power: np.ndarray
+    scale: float
+    length: int
+
+
+@dataclass
+class Encoding:
+    """Posterior means per frame: codes (T, K) (w for SDM-VAE, z for VAE) and latents z (T, L)."""
+
+    codes: np.ndarray
+    z: np.ndarray
+
+    @property
+    def hoyer(self) -> np.ndarray:
+        """Hoyer sparsity per frame (T,)."""
+        return hoyer(self.codes)
+
+
+def load_model(name_or_path: str = "sdm-vae", device: str = "auto") -> LoadedModel:
+    """Load a shipped model by name or alias, or any checkpoint file, onto device (auto|cpu|cuda)."""
+    name, path = resolve_model(name_or_path)
+    checkpoint = load_checkpoint(path)
+    target = resolve_device(device)
+    model = model_from_checkpoint(checkpoint, path).to(target)
+    return LoadedModel(model, name, path, checkpoint.metadata, target)
+
+
+def analyse(samples: np.ndarray, cfg: StftConfig = STFT) -> Analysis:
+    """Peak-normalise a 16 kHz signal (n,) and take its STFT and power spectrogram."""
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    scale = peak if peak > 0 else 1.0
+    spec = stft(samples / scale, cfg)
+    return Analysis(spec, power_spectrogram(spec), scale, len(samples))
+
+
+def _to_tensor(loaded: LoadedModel, array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(loaded.device)
+
+
+def encode(loaded: LoadedModel, samples: np.ndarray) -> Encoding:
+    """Codes of a 16 kHz signal (n,)."""
+    with torch.no_grad():
+        codes = loaded.model.codes(_to_tensor(loaded, analyse(samples).power))
+        z = loaded.model.to_latent(codes)
+    return Encoding(codes.cpu().numpy(), z.cpu().numpy())
+
+
+def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
+    """Variances sigma^2 (T, F) for latents z (T, L)."""
+    with torch.no_grad():
+        return loaded.model.decode(_to_tensor(loaded, z)).exp().cpu().numpy()
+
+
+def resynthesise(loaded: LoadedModel, samples: np.ndarray) -> np.ndarray:
+    """Encode -> posterior mean -> decode -> sqrt(sigma^2) with the input's phase -> iSTFT.
+
+    Returns (n,) float64 at the input's level and length.
+    """
+    analysis = analyse(samples)
+    with torch.no_grad():
+        variance = loaded.model.reconstruct(_to_tensor(loaded, analysis.power)).cpu().numpy()
+    spec = with_phase_of(np.sqrt(variance.astype(np.float64)), analysis.spec)
+    return istft(spec, analysis.length) * analysis.scale
+
+
+def resynthesise_file(loaded: LoadedModel, source: Path, target: Path, keep_rate: bool = False) -> Audio:
+    """Resynthesise an audio file into a 16-bit WAV (16 kHz, or the input's rate with keep_rate)."""
+    audio = read_audio(source)
+    out = resynthesise(loaded, audio.samples)
+    rate = audio.sample_rate
+    if keep_rate and audio.source_rate != rate:
+        out, rate = resample(out, rate, audio.source_rate)[: audio.source_length], audio.source_rate
+    clipped = write_audio(target, out, rate)
+    if clipped:
+        audio.notices.append(f"{target}: {clipped} samples clipped to full scale")
+    return audio

@@ -1,0 +1,102 @@
+"""Load, validate, resample and write audio (soundfile); outputs are written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from .errors import UserError
+
+MODEL_RATE = 16000
+
+
+@dataclass
+class Audio:
+    """A mono signal at `sample_rate`, with notices about what loading changed."""
+
+    samples: np.ndarray  # (n,) float64
+    sample_rate: int
+    source_rate: int
+    source_length: int
+    notices: list[str] = field(default_factory=list)
+
+
+def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
+    """Read any file soundfile can decode, mixed to mono and resampled to target_rate.
+
+    Raises UserError (message names the file) for missing, empty, unreadable or non-finite input.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty file")
+    try:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{path}: not a readable audio file ({reason})") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
+    if data.shape[0] == 0:
+        raise UserError(f"{path}: contains no audio samples")
+    if not np.isfinite(data).all():
+        raise UserError(f"{path}: contains NaN or infinite samples")
+    notices = []
+    if data.shape[1] > 1:
+        notices.append(f"{path}: mixed {data.shape[1]} channels to mono")
+    samples = data.mean(axis=1)
+    if rate != target_rate:
+        samples = resample(samples, rate, target_rate)
+        notices.append(f"{path}: resampled from {rate} Hz to {target_rate} Hz")
+    return Audio(samples, target_rate, rate, data.shape[0], notices)
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling (scipy.signal.resample_poly) between integer rates."""
+    if rate_in == rate_out:
+        return samples
+    common = gcd(rate_in, rate_out)
+    return resample_poly(samples, rate_out // common, rate_in // common)
+
+
+def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> int:
+    """Write 16-bit PCM WAV atomically (temp file + rename); returns how many samples were clipped."""
+    path = Path(path)
+    clipped = int(np.count_nonzero(np.abs(samples) > 1.0))
+    samples = np.clip(samples, -1.0, 1.0)
+
+    def write(handle_path: str) -> None:
+        sf.write(handle_path, samples, sample_rate, subtype="PCM_16", format="WAV")
+
+    write_atomically(path, write)
+    return clipped
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call write(temp_path) next to path, then rename over path; nothing is left behind on failure."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UserError(f"{path}: output directory {directory} does not exist")
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
+    os.close(handle)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)

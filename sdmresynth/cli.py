@@ -1,0 +1,200 @@
+"""The `sdmresynth` command line: thin commands that parse, call the library and print.
+
+Heavy imports (torch, numpy, scipy) happen inside the commands so that `--help` answers fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import UserError
+
+DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                      help="Where the model runs.")
+MODEL = click.option("--model", "-m", "model_name", default="sdm-vae", show_default=True,
+                     help="A shipped model's name (see `sdmresynth models`) or a checkpoint path.")
+
+
+class FriendlyGroup(click.Group):
+    """Turns UserError into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=FriendlyGroup)
+@click.version_option(package_name="sdmresynth")
+def main() -> None:
+    """Speech analysis-resynthesis with sparse variational autoencoders (SDM-VAE)."""
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), help="Directory of audio (searched recursively; "
+              "split by speaker = parent folder).")
+@click.option("--train", "train_lists", multiple=True, type=click.Path(path_type=Path),
+              help="Split list of training files (paths relative to the list). Repeatable.")
+@click.option("--val", "val_lists", multiple=True, type=click.Path(path_type=Path),
+              help="Split list of validation files. Repeatable.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Checkpoint to write.")
+@click.option("--model-type", type=click.Choice(["vae", "sdm-vae"]), default="sdm-vae", show_default=True)
+@click.option("--latent-dim", "-L", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--dictionary", type=click.Choice(["identity", "dct", "learned"]), default="dct", show_default=True)
+@click.option("--atoms", "-K", type=click.IntRange(1), help="Dictionary size K (default: L).")
+@click.option("--hidden-dim", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--input-transform", type=click.Choice(["power", "log"]), default="power", show_default=True,
+              help="Encoder input: the power spectrogram (paper) or its log.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--max-epochs", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch's default, all cores).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Where frame tensors are cached "
+              "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
+@click.option("--no-cache", is_flag=True, help="Do not cache frame tensors.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
+@DEVICE
+def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary, atoms, hidden_dim, input_transform,
+          lr, batch_size, patience, max_epochs, seed, threads, cache_dir, no_cache, resume, device) -> None:
+    """Train a VAE or SDM-VAE with the paper's protocol (Adam, early stopping on validation loss)."""
+    from rich.console import Console
+
+    from .data import default_cache_dir
+    from .models import ModelConfig
+    from .train import TrainConfig
+    from .training_cli import gather_files, run_training
+
+    if model_type == "vae":
+        dictionary, atoms = "identity", latent_dim
+    try:
+        model_config = ModelConfig(model_type=model_type, latent_dim=latent_dim, hidden_dim=hidden_dim,
+                                   dictionary=dictionary, atoms=atoms or latent_dim, input_transform=input_transform)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    train_config = TrainConfig(lr=lr, batch_size=batch_size, patience=patience, max_epochs=max_epochs, seed=seed)
+    files = gather_files(data, train_lists, val_lists)
+    sources = ({"train": [str(p) for p in train_lists], "val": [str(p) for p in val_lists]} if train_lists
+               else {"train": [f"speaker split of {data}"], "val": [f"speaker split of {data}"]})
+    cache = None if no_cache else (cache_dir or default_cache_dir())
+    run_training(model_config, train_config, files, sources, out, device, threads, resume, cache, Console(soft_wrap=True))
+
+
+def _print_notices(notices: list[str]) -> None:
+    for notice in notices:
+        click.echo(f"note: {notice}", err=True)
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="The .npz to write (default: SOURCE with "
+              "suffix .codes.npz).")
+@MODEL
+@DEVICE
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
+def encode(source: Path, output: Path | None, model_name: str, device: str, as_json: bool) -> None:
+    """Write the sparse codes of SOURCE (posterior means) to an .npz and summarise them."""
+    import json
+
+    from .encoding_cli import encode_to_file, print_summary
+
+    output = output or source.with_name(source.stem + ".codes.npz")
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise UserError(f"{output}: refusing to overwrite the input")
+    summary, notices = encode_to_file(source, output, model_name, device)
+    _print_notices(notices)
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        print_summary(summary)
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+@MODEL
+@DEVICE
+@click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
+@click.option("--overwrite", is_flag=True, help="Allow TARGET to be SOURCE.")
+def resynth(source: Path, target: Path, model_name: str, device: str, keep_rate: bool, overwrite: bool) -> None:
+    """Resynthesise SOURCE into TARGET: STFT, encode, decode, inverse STFT with the input's phase."""
+    from .api import load_model, resynthesise_file
+
+    if target.exists() and source.exists() and target.resolve() == source.resolve() and not overwrite:
+        raise UserError(f"{target}: is the input file; pass --overwrite to replace it")
+    loaded = load_model(model_name, device)
+    audio = resynthesise_file(loaded, source, target, keep_rate=keep_rate)
+    _print_notices(audio.notices)
+    click.echo(f"wrote {target} ({len(audio.samples) / audio.sample_rate:.2f} s, model {loaded.name})", err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def models(as_json: bool) -> None:
+    """List the shipped models with their test-split scores."""
+    import json
+
+    from .pretrained import read_index
+
+    index = read_index()
+    if as_json:
+        click.echo(json.dumps(index))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    aliases: dict[str, list[str]] = {}
+    for alias, name in index["aliases"].items():
+        aliases.setdefault(name, []).append(alias)
+    table = Table(title="shipped models (test split scores)")
+    for column in ("name", "type", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer", "aliases"):
+        table.add_column(column, justify="left" if column in ("name", "type", "aliases") else "right")
+    for name, info in sorted(index["models"].items()):
+        scores = info.get("test", {})
+        table.add_row(name, info["model_type"], str(info["latent_dim"]), str(info["atoms"]), f"{info['params']:,}",
+                      *(f"{scores[m]:.2f}" if m in scores else "-" for m in ("pesq_wb", "pesq_nb", "stoi", "hoyer")),
+                      ", ".join(aliases.get(name, [])))
+    Console().print(table)
+
+
+@main.command()
+@click.option("--model", "-m", "model_names", multiple=True, default=("sdm-vae",), show_default=True,
+              help="Model name or checkpoint path; repeatable; `all` = every shipped model.")
+@click.option("--data", type=click.Path(path_type=Path), help="Directory of audio (searched recursively).")
+@click.option("--list", "list_file", type=click.Path(path_type=Path), help="Split list (paths relative to it).")
+@click.option("--workers", type=click.IntRange(0), default=0, help="Worker processes (0: one per CPU).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the per-model summaries.")
+@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV.")
+@click.option("--out-dir", type=click.Path(path_type=Path), help="Also write each resynthesis here.")
+@DEVICE
+def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, device) -> None:
+    """Score models on a test set: PESQ (wb, nb), STOI, ESTOI, SI-SDR and Hoyer sparsity, like Table 1."""
+    from .scoring_cli import run_scoring
+
+    run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="The shipped name, e.g. sdm-vae-dct-l64-k64.")
+@click.option("--eval", "eval_sets", type=click.Path(path_type=Path), multiple=True, required=True,
+              help="Split list or directory to score it on; repeatable; the first is the test split.")
+@click.option("--alias", "aliases", multiple=True, help="Also answer to this name (e.g. sdm-vae). Repeatable.")
+@click.option("--notes", default="", help="Free text for the top of the model card (what it is, why these settings).")
+@click.option("--workers", type=click.IntRange(0), default=0, help="Scoring processes (0: one per CPU).")
+def publish(checkpoint: Path, name: str, eval_sets, aliases, notes: str, workers: int) -> None:
+    """(Maintainers) Ship CHECKPOINT in pretrained/ with a model card and its test-split scores."""
+    from .publish import publish as publish_model
+
+    results = publish_model(checkpoint, name, list(eval_sets), aliases, notes, workers)
+    for eval_set, summary in results.items():
+        click.echo(f"{name} on {eval_set}: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.mean.items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

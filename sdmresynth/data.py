@@ -1,0 +1,131 @@
+"""Training data: find audio files (a directory or split lists), split by speaker, cache frame tensors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import read_audio
+from .errors import UserError
+from .stft import StftConfig, power_spectrogram, stft
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
+TRIM_TOP_DB = 30.0
+CACHE_VERSION = 1
+
+
+def find_audio(directory: Path) -> list[Path]:
+    """Every audio file below directory (recursively), sorted."""
+    if not directory.is_dir():
+        raise UserError(f"{directory}: not a directory")
+    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+def read_list(list_file: Path) -> list[Path]:
+    """Paths in a split list, one per line, relative to the list's own folder (blank and # lines skipped)."""
+    if not list_file.is_file():
+        raise UserError(f"{list_file}: no such list file")
+    lines = list_file.read_text(encoding="utf-8").splitlines()
+    paths = [(list_file.parent / line.strip()).resolve() for line in lines if line.strip() and not line.startswith("#")]
+    if not paths:
+        raise UserError(f"{list_file}: the list names no files")
+    return paths
+
+
+def files_from(source: Path) -> list[Path]:
+    """The audio files a path names: a split list (a file), or every audio file below a directory."""
+    files = read_list(source) if source.is_file() else find_audio(source)
+    if not files:
+        raise UserError(f"{source}: no audio files found")
+    return files
+
+
+def speaker_of(path: Path) -> str:
+    """The speaker id of a file: its parent folder's name (the LibriSpeech / speechocean762 layout)."""
+    return path.parent.name
+
+
+def split_by_speaker(paths: list[Path], every: int = 10) -> tuple[list[Path], list[Path]]:
+    """Speaker-disjoint train/val split: every `every`-th speaker (sorted) goes to validation.
+
+    With fewer than two speakers, files are split instead (val = every `every`-th file).
+    """
+    speakers = sorted({speaker_of(p) for p in paths})
+    if len(speakers) >= 2:
+        held_out = set(speakers[every - 1 :: every]) or {speakers[-1]}
+        train = [p for p in paths if speaker_of(p) not in held_out]
+        val = [p for p in paths if speaker_of(p) in held_out]
+    else:
+        val = paths[every - 1 :: every] or paths[-1:]
+        train = [p for p in paths if p not in val] or paths
+    return train, val
+
+
+def trim_silence(power: np.ndarray, top_db: float = TRIM_TOP_DB) -> np.ndarray:
+    """Drop leading/trailing frames whose energy is more than top_db below the loudest frame's."""
+    energy = power.sum(axis=1)
+    if energy.max() <= 0:
+        return power[:0]
+    loud = np.flatnonzero(10 * np.log10(np.maximum(energy, 1e-30) / energy.max()) > -top_db)
+    return power[loud[0] : loud[-1] + 1]
+
+
+def file_frames(path: Path, cfg: StftConfig) -> np.ndarray:
+    """Power frames (T, F) of one file: 16 kHz mono, peak-normalised, silence at the ends trimmed."""
+    audio = read_audio(path, cfg.sample_rate)
+    peak = np.abs(audio.samples).max()
+    if peak == 0:
+        return np.zeros((0, cfg.n_bins), dtype=np.float32)
+    return trim_silence(power_spectrogram(stft(audio.samples / peak, cfg)))
+
+
+@dataclass
+class FrameSet:
+    """Frames of a set of files, stacked: (N, F) float32, and the files that could not be read."""
+
+    frames: np.ndarray
+    files: list[str]
+    skipped: list[str] = field(default_factory=list)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SDMRESYNTH_CACHE", Path.home() / ".cache" / "sdmresynth"))
+
+
+def _cache_key(paths: list[Path], cfg: StftConfig) -> str:
+    """Changes whenever a file, its size or mtime, the STFT settings or the trimming change."""
+    digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, "stft": asdict(cfg), "top_db": TRIM_TOP_DB}).encode())
+    for path in paths:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = None, progress=None) -> FrameSet:
+    """Frames of all files (unreadable ones skipped and listed), from the cache when it is fresh."""
+    cache_file = cache_dir / f"frames-{_cache_key(paths, cfg)}.npz" if cache_dir else None
+    if cache_file and cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as cached:
+            return FrameSet(cached["frames"], list(cached["files"]), list(cached["skipped"]))
+    chunks, files, skipped = [], [], []
+    for path in paths:
+        try:
+            chunks.append(file_frames(path, cfg))
+            files.append(str(path))
+        except UserError as error:
+            skipped.append(str(error))
+        if progress:
+            progress()
+    frames = np.concatenate(chunks) if chunks else np.zeros((0, cfg.n_bins), dtype=np.float32)
+    result = FrameSet(frames, files, skipped)
+    if cache_file:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temp = cache_file.with_suffix(".tmp.npz")
+        np.savez(temp, frames=frames, files=np.array(files, dtype=str), skipped=np.array(skipped, dtype=str))
+        os.replace(temp, cache_file)
+    return result

@@ -1,0 +1,57 @@
+"""`sdmresynth encode`: codes to an .npz file and a readable (or JSON) summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .api import STFT, encode, load_model, read_audio
+from .audio import write_atomically
+
+TOP_ATOMS = 8
+
+
+def encode_to_file(source: Path, output: Path, model_name: str, device: str) -> tuple[dict[str, Any], list[str]]:
+    """Encode source, write codes/z/hoyer to output (.npz, atomically); return a summary and notices."""
+    audio = read_audio(source)
+    loaded = load_model(model_name, device)
+    encoding = encode(loaded, audio.samples)
+    frame_hoyer = encoding.hoyer
+
+    def write(temp: str) -> None:
+        with open(temp, "wb") as handle:
+            np.savez(handle, codes=encoding.codes, z=encoding.z, hoyer=frame_hoyer, sample_rate=STFT.sample_rate,
+                     hop=STFT.hop, n_fft=STFT.n_fft, model=loaded.name)
+
+    write_atomically(output, write)
+    activity = np.abs(encoding.codes).mean(axis=0)
+    top = np.argsort(activity)[::-1][:TOP_ATOMS]
+    summary = {
+        "file": str(source),
+        "output": str(output),
+        "model": loaded.name,
+        "model_type": loaded.model.config.model_type,
+        "frames": int(encoding.codes.shape[0]),
+        "atoms": int(encoding.codes.shape[1]),
+        "latent_dim": int(encoding.z.shape[1]),
+        "seconds": round(len(audio.samples) / audio.sample_rate, 3),
+        "hoyer": float(frame_hoyer.mean()),
+        "top_atoms": [{"atom": int(k), "mean_abs": float(activity[k])} for k in top],
+    }
+    return summary, audio.notices
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """A short human-readable report of an encoding."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(soft_wrap=True)
+    console.print(f"[bold]{escape(summary['file'])}[/] -> {escape(summary['output'])}")
+    console.print(f"model {summary['model']} ({summary['model_type']}): {summary['frames']} frames "
+                  f"({summary['seconds']} s) x {summary['atoms']} atoms, latent L = {summary['latent_dim']}")
+    console.print(f"mean Hoyer sparsity: {summary['hoyer']:.3f} (0 = dense, 1 = one active atom per frame)")
+    tops = ", ".join(f"{t['atom']} ({t['mean_abs']:.2f})" for t in summary["top_atoms"])
+    console.print(f"most active atoms (mean |code|): {tops}")

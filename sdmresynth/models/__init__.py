@@ -1,0 +1,18 @@
+"""The model families behind one interface, built from a ModelConfig."""
+
+from __future__ import annotations
+
+from .base import ForwardResult, Posterior, SpectralVAE
+from .config import ModelConfig
+from .sdm_vae import SDMVAE
+from .vae import VAE
+
+MODEL_CLASSES: dict[str, type[SpectralVAE]] = {"vae": VAE, "sdm-vae": SDMVAE}
+
+
+def build_model(config: ModelConfig) -> SpectralVAE:
+    """A freshly initialised model for config."""
+    return MODEL_CLASSES[config.model_type](config)
+
+
+__all__ = ["ForwardResult", "ModelConfig", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "build_model"]

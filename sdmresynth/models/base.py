@@ -1,0 +1,112 @@
+"""The shared encoder/decoder MLPs and the interface every spectral VAE offers."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..losses import POWER_FLOOR, itakura_saito
+from .config import ModelConfig
+
+
+class Posterior(NamedTuple):
+    """Gaussian posterior over the interpretable code: mean and log-variance, each (B, code_dim)."""
+
+    mu: torch.Tensor
+    log_var: torch.Tensor
+
+
+class ForwardResult(NamedTuple):
+    """What the loss needs from one pass: posterior (B, K), sampled latent z (B, L), log sigma^2 (B, F)."""
+
+    posterior: Posterior
+    z: torch.Tensor
+    log_variance: torch.Tensor
+
+
+class Encoder(nn.Module):
+    """x (B, F) -> Posterior (B, K): one tanh hidden layer, then mean and log-variance heads."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(input_dim, hidden_dim)
+        self.mu = nn.Linear(hidden_dim, code_dim)
+        self.log_var = nn.Linear(hidden_dim, code_dim)
+
+    def forward(self, x: torch.Tensor) -> Posterior:
+        h = torch.tanh(self.hidden(x))
+        return Posterior(self.mu(h), self.log_var(h))
+
+
+class Decoder(nn.Module):
+    """z (B, L) -> log sigma^2 (B, F): one tanh hidden layer."""
+
+    def __init__(self, latent_dim: int, hidden_dim: int, output_dim: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(latent_dim, hidden_dim)
+        self.out = nn.Linear(hidden_dim, output_dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.tanh(self.hidden(z)))
+
+
+class SpectralVAE(nn.Module):
+    """Base of all models: power spectrogram frames in, per-bin variances out.
+
+    Subclasses choose the code -> latent map (`to_latent`) and the KL term (`kl`).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim)
+        self.decoder = Decoder(config.latent_dim, config.hidden_dim, config.input_dim)
+
+    def prepare_input(self, power: torch.Tensor) -> torch.Tensor:
+        """The encoder's view of the power spectrogram (B, F): as is, or log-compressed."""
+        if self.config.input_transform == "log":
+            return torch.log(power + POWER_FLOOR)
+        return power
+
+    def encode(self, power: torch.Tensor) -> Posterior:
+        """q(code | x) for power frames (B, F)."""
+        return self.encoder(self.prepare_input(power))
+
+    def to_latent(self, code: torch.Tensor) -> torch.Tensor:
+        """Map a code (B, K) to the decoder's latent z (B, L)."""
+        return code
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """log sigma^2 (B, F) of p(s | z)."""
+        return self.decoder(z)
+
+    def codes(self, power: torch.Tensor) -> torch.Tensor:
+        """Posterior mean of the interpretable code (B, K): w for SDM-VAE, z for VAE."""
+        return self.encode(power).mu
+
+    def reconstruct(self, power: torch.Tensor) -> torch.Tensor:
+        """Variances sigma^2 (B, F) decoded from the posterior mean: the resynthesis path."""
+        return self.decode(self.to_latent(self.codes(power))).exp()
+
+    def forward(self, power: torch.Tensor, generator: torch.Generator | None = None) -> ForwardResult:
+        """One reparameterised sample through the model."""
+        posterior = self.encode(power)
+        noise = torch.randn(posterior.mu.shape, generator=generator, device=power.device, dtype=power.dtype)
+        code = posterior.mu + torch.exp(0.5 * posterior.log_var) * noise
+        z = self.to_latent(code)
+        return ForwardResult(posterior, z, self.decode(z))
+
+    def kl(self, posterior: Posterior) -> torch.Tensor:
+        """KL(q || prior) per frame (B,)."""
+        raise NotImplementedError
+
+    def loss(self, power: torch.Tensor, result: ForwardResult) -> dict[str, torch.Tensor]:
+        """Negative ELBO per frame (mean over the batch) with its named terms."""
+        recon = itakura_saito(power, result.log_variance).mean()
+        kl = self.kl(result.posterior).mean()
+        return {"loss": recon + kl, "recon": recon, "kl": kl}
+
+    def after_step(self) -> None:
+        """Hook run after each optimiser step (a learnable dictionary renormalises here)."""

@@ -1,0 +1,50 @@
+"""The model hyper-parameters: one frozen dataclass, saved inside every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+MODEL_TYPES = ("vae", "sdm-vae")
+DICTIONARIES = ("identity", "dct", "learned")
+INPUT_TRANSFORMS = ("power", "log")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape and kind of a spectral VAE (paper: 513-128-L, tanh, power-spectrogram input)."""
+
+    model_type: str = "sdm-vae"
+    latent_dim: int = 64
+    hidden_dim: int = 128
+    input_dim: int = 513
+    dictionary: str = "dct"  # SDM-VAE only
+    atoms: int = 64  # K, the size of the code w (SDM-VAE only)
+    input_transform: str = "power"  # "power": |S|^2 as the paper; "log": log(|S|^2 + floor)
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"unknown model type {self.model_type!r} ({', '.join(MODEL_TYPES)})")
+        if self.dictionary not in DICTIONARIES:
+            raise ValueError(f"unknown dictionary {self.dictionary!r} ({', '.join(DICTIONARIES)})")
+        if self.input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"unknown input transform {self.input_transform!r}")
+        if min(self.latent_dim, self.hidden_dim, self.input_dim, self.atoms) < 1:
+            raise ValueError("dimensions must be positive")
+        if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:
+            raise ValueError("an identity dictionary needs atoms == latent_dim")
+
+    @property
+    def code_dim(self) -> int:
+        """Size of the interpretable code: K for SDM-VAE, L otherwise."""
+        return self.atoms if self.model_type == "sdm-vae" else self.latent_dim
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)

@@ -1,0 +1,43 @@
+"""The shipped models in pretrained/: names, aliases and the index that `sdmresynth models` reads (no torch)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .errors import UserError
+
+INDEX_FILE = "index.json"
+
+
+def pretrained_dir() -> Path:
+    """pretrained/ next to the package (a source checkout or editable install), or $SDMRESYNTH_PRETRAINED."""
+    override = os.environ.get("SDMRESYNTH_PRETRAINED")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def read_index(directory: Path | None = None) -> dict:
+    """{"aliases": {alias: name}, "models": {name: summary}} from pretrained/index.json."""
+    index_file = (directory or pretrained_dir()) / INDEX_FILE
+    if not index_file.is_file():
+        return {"aliases": {}, "models": {}}
+    return json.loads(index_file.read_text(encoding="utf-8"))
+
+
+def resolve_model(name_or_path: str) -> tuple[str, Path]:
+    """(display name, checkpoint path) for a shipped name, an alias or a file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".pt" or candidate.exists() or os.sep in name_or_path:
+        if not candidate.is_file():
+            raise UserError(f"{candidate}: no such model file")
+        return candidate.stem, candidate
+    index = read_index()
+    name = index["aliases"].get(name_or_path, name_or_path)
+    path = pretrained_dir() / f"{name}.pt"
+    if name not in index["models"] or not path.is_file():
+        known = ", ".join(sorted(set(index["models"]) | set(index["aliases"]))) or "none installed"
+        raise UserError(f"unknown model {name_or_path!r} (shipped: {known}; or give a checkpoint path)")
+    return name, path

@@ -1,0 +1,135 @@
+"""Ship a trained checkpoint: copy it into pretrained/, score it on the test split, write its model card and index entry."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .audio import write_atomically
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .metrics import METRIC_NAMES
+from .pretrained import INDEX_FILE, pretrained_dir, read_index
+from .scoring import ModelSummary, score_files, summarise
+
+METRIC_LABELS = {
+    "pesq_wb": "PESQ wide-band (ITU-T P.862.2)",
+    "pesq_nb": "PESQ narrow-band (P.862 MOS-LQO)",
+    "stoi": "STOI (classic)",
+    "estoi": "ESTOI (extended STOI)",
+    "si_sdr": "SI-SDR (dB)",
+    "hoyer": "Hoyer sparsity of the codes",
+}
+
+
+def index_entry(path: Path, test: ModelSummary, test_set: str) -> dict[str, Any]:
+    """What `sdmresynth models` shows for a model, readable without torch."""
+    checkpoint = load_checkpoint(path)
+    model = model_from_checkpoint(checkpoint, path)
+    config = checkpoint.config
+    return {
+        "model_type": config.model_type,
+        "latent_dim": config.latent_dim,
+        "atoms": config.code_dim,
+        "dictionary": config.dictionary if config.model_type == "sdm-vae" else None,
+        "hidden_dim": config.hidden_dim,
+        "input_transform": config.input_transform,
+        "params": sum(p.numel() for p in model.parameters()),
+        "test_set": test_set,
+        "test_files": test.files,
+        "test": {m: round(test.mean[m], 4) for m in METRIC_NAMES if not math.isnan(test.mean[m])},
+    }
+
+
+def model_card(name: str, path: Path, results: dict[str, ModelSummary], notes: str) -> str:
+    """The model card in Markdown: data, settings, training run, scores on each evaluation set."""
+    checkpoint = load_checkpoint(path)
+    meta, config = checkpoint.metadata, checkpoint.config
+    train = meta.get("train_config", {})
+    sources = meta.get("data_sources", {})
+    sets = list(results)
+    header = "| metric | variant | " + " | ".join(f"`{s}`" for s in sets) + " |"
+    rule = "| --- | --- |" + " --- |" * len(sets)
+    rows = "\n".join(
+        f"| `{m}` | {METRIC_LABELS[m]} | " + " | ".join(f"{r.mean[m]:.3f} ± {r.ci95[m]:.3f}" for r in results.values())
+        + " |" for m in METRIC_NAMES
+    )
+    counts = " | ".join(f"{r.files} ({r.failed} failed)" for r in results.values())
+    settings = "\n".join(f"| {k} | {v} |" for k, v in {**config.to_dict(), **train}.items())
+    return f"""# {name}
+
+{notes.strip()}
+
+## Use
+
+```
+sdmresynth resynth in.wav out.wav --model {name}
+sdmresynth encode in.wav --model {name}
+```
+
+## Data
+
+- Training: {", ".join(sources.get("train", [])) or "?"} ({meta.get("train_files", "?")} files,
+  {meta.get("train_frames", "?")} frames after trimming silence at the ends, 30 dB below the peak frame).
+- Validation (early stopping): {", ".join(sources.get("val", [])) or "?"} ({meta.get("val_files", "?")} files,
+  {meta.get("val_frames", "?")} frames). Speakers are disjoint from training.
+- Evaluation: {", ".join(f"`{s}`" for s in sets)}; no speaker of these is in training or validation.
+- Speech: LibriSpeech excerpts (CC BY 4.0), 16 kHz; the project's `shared/data/README.md` gives sources and licences.
+
+## Settings
+
+| setting | value |
+| --- | --- |
+{settings}
+
+STFT: {meta.get("stft", {})}, sine window; each input is peak-normalised before analysis.
+
+## Training run
+
+| | |
+| --- | --- |
+| epochs run | {meta.get("epochs_run")} (stopped by {meta.get("stopped_by")}) |
+| best epoch | {meta.get("best_epoch")} |
+| best validation loss (negative ELBO per frame: IS divergence + KL) | {meta.get("best_val_loss", float("nan")):.3f} |
+| training time | {meta.get("train_seconds", 0) / 60:.1f} min |
+| machine | {meta.get("machine")}, torch {meta.get("torch_version")} |
+
+## Scores (resynthesis with the input's phase vs the peak-normalised input, both 16 kHz; mean ± 95 % CI)
+
+{header}
+{rule}
+{rows}
+| files | | {counts} |
+
+Measured with `sdmresynth score --model {name}` on each set, {date.today().isoformat()}.
+"""
+
+
+def publish(checkpoint: Path, name: str, eval_sets: list[Path], aliases: tuple[str, ...] = (), notes: str = "",
+            workers: int = 0) -> dict[str, ModelSummary]:
+    """Copy checkpoint to pretrained/NAME.pt, score it on each set (the first is the test split), write NAME.md
+    and update index.json."""
+    from .data import files_from
+
+    target_dir = pretrained_dir()
+    target = target_dir / f"{name}.pt"
+    load_checkpoint(checkpoint)  # refuse a bad file before touching pretrained/
+    if checkpoint.resolve() != target.resolve():
+        write_atomically(target, lambda temp: shutil.copyfile(checkpoint, temp))
+    results = {}
+    for eval_set in eval_sets:
+        (results[eval_set.as_posix()],) = summarise(score_files([str(target)], files_from(eval_set), workers))
+    card = model_card(name, target, results, notes)
+    write_atomically(target_dir / f"{name}.md", lambda temp: Path(temp).write_text(card))
+    index = read_index(target_dir)
+    first = next(iter(results))
+    index["models"][name] = index_entry(target, results[first], first)
+    for alias in aliases:
+        index["aliases"][alias] = name
+    index["models"] = dict(sorted(index["models"].items()))
+    text = json.dumps(index, indent=2) + "\n"
+    write_atomically(target_dir / INDEX_FILE, lambda temp: Path(temp).write_text(text))
+    return results

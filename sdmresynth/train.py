@@ -1,0 +1,184 @@
+"""The training loop: shuffled mini-batches, early stopping, best weights kept, resumable every epoch."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .errors import UserError
+from .models import ModelConfig, SpectralVAE, build_model
+
+VAL_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The paper's protocol: Adam, batch 128, early stopping with patience 20, at most 500 epochs."""
+
+    lr: float = 1e-4
+    batch_size: int = 128
+    patience: int = 20
+    max_epochs: int = 500
+    seed: int = 0
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    best_epoch: int
+    seconds: float
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue a run exactly where it stopped (saved after every epoch)."""
+
+    epoch: int = 0
+    best_val_loss: float = float("inf")
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: str = ""
+
+
+def state_path(out: Path) -> Path:
+    """Where the resumable training state of a run writing `out` lives."""
+    return out.with_name(out.stem + ".state.pt")
+
+
+def _same_protocol(saved: dict[str, Any], config: TrainConfig) -> bool:
+    """Whether a saved run can continue under config (only --max-epochs may change on resume)."""
+    wanted = asdict(config)
+    return {k: v for k, v in saved.items() if k != "max_epochs"} == {k: v for k, v in wanted.items() if k != "max_epochs"}
+
+
+def _snapshot(model: SpectralVAE) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _validation_loss(model: SpectralVAE, frames: torch.Tensor, seed: int) -> float:
+    """Mean negative ELBO per frame, with the same noise every epoch so epochs compare fairly."""
+    generator = torch.Generator(device=frames.device).manual_seed(seed + 1)
+    total = 0.0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(frames), VAL_BATCH):
+            batch = frames[start : start + VAL_BATCH]
+            total += model.loss(batch, model(batch, generator))["loss"].item() * len(batch)
+    model.train()
+    return total / len(frames)
+
+
+def train_model(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    train_frames: np.ndarray,
+    val_frames: np.ndarray,
+    out: Path,
+    device: torch.device,
+    resume: bool = False,
+    metadata: dict[str, Any] | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> tuple[SpectralVAE, TrainState]:
+    """Train, saving the resumable state after each epoch and the best weights to `out` at the end.
+
+    train_frames, val_frames: (N, F) float32 power frames. Returns the model with the best weights.
+    """
+    if len(train_frames) == 0 or len(val_frames) == 0:
+        raise UserError("no training or validation frames (are the files silent or unreadable?)")
+    torch.manual_seed(config.seed)
+    model = build_model(model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    noise = torch.Generator(device=device).manual_seed(config.seed + 2)
+    state = TrainState()
+    best_weights = _snapshot(model)
+    saved_state = state_path(out)
+    if resume:
+        if not saved_state.is_file():
+            raise UserError(f"{saved_state}: no training state to resume from")
+        checkpoint = load_checkpoint(saved_state, kind="training-state")
+        if checkpoint.config != model_config or not _same_protocol(checkpoint.extra["train_config"], config):
+            raise UserError(f"{saved_state}: was made with other settings; resume with the same options")
+        model.load_state_dict(checkpoint.state_dict)
+        optimizer.load_state_dict(checkpoint.extra["optimizer"])
+        best_weights = checkpoint.extra["best_weights"]
+        shuffle.set_state(checkpoint.extra["shuffle_rng"])
+        noise.set_state(checkpoint.extra["noise_rng"].to(noise.get_state().device))
+        state = TrainState(**checkpoint.extra["state"])
+        state.stopped = ""
+
+    train_x = torch.from_numpy(train_frames).to(device)
+    val_x = torch.from_numpy(val_frames).to(device)
+    steps = -(-len(train_x) // config.batch_size)
+    model.train()
+    while state.epoch < config.max_epochs and state.bad_epochs < config.patience:
+        started = time.perf_counter()
+        order = torch.randperm(len(train_x), generator=shuffle).to(device)
+        total = 0.0
+        for step in range(steps):
+            batch = train_x[order[step * config.batch_size : (step + 1) * config.batch_size]]
+            loss = model.loss(batch, model(batch, noise))["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.after_step()
+            total += loss.item() * len(batch)
+            if on_step:
+                on_step(step + 1, steps)
+        val_loss = _validation_loss(model, val_x, config.seed)
+        state.epoch += 1
+        if val_loss < state.best_val_loss:
+            state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
+            best_weights = _snapshot(model)
+        else:
+            state.bad_epochs += 1
+        seconds = time.perf_counter() - started
+        state.seconds += seconds
+        train_loss = total / len(train_x)
+        state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
+        extra = {
+            "train_config": asdict(config),
+            "optimizer": optimizer.state_dict(),
+            "best_weights": best_weights,
+            "shuffle_rng": shuffle.get_state(),
+            "noise_rng": noise.get_state().cpu(),
+            "state": asdict(state),
+        }
+        save_checkpoint(saved_state, model_config, model.state_dict(), metadata or {}, "training-state", extra)
+        if on_epoch:
+            on_epoch(EpochReport(state.epoch, train_loss, val_loss, state.best_val_loss, state.best_epoch, seconds))
+
+    state.stopped = "early stopping" if state.bad_epochs >= config.patience else "max epochs"
+    model.load_state_dict(best_weights)
+    final_metadata = dict(metadata or {})
+    final_metadata.update(
+        train_config=asdict(config),
+        epochs_run=state.epoch,
+        best_epoch=state.best_epoch,
+        best_val_loss=state.best_val_loss,
+        stopped_by=state.stopped,
+        train_seconds=round(state.seconds, 1),
+        machine=f"{platform.machine()} {platform.processor() or ''} {device.type} x{torch.get_num_threads()} threads".strip(),
+        torch_version=str(torch.__version__),
+        history=state.history,
+    )
+    save_checkpoint(out, model_config, model.state_dict(), final_metadata)
+    return model.eval(), state
+
+
+def load_trained(path: Path) -> SpectralVAE:
+    """The model saved by train_model (best weights)."""
+    return model_from_checkpoint(load_checkpoint(path), path)

@@ -1,0 +1,95 @@
+"""`sdmresynth train`: gather data, run train_model with a progress display, report the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .data import find_audio, load_frames, read_list, split_by_speaker
+from .device import resolve_device
+from .errors import UserError
+from .models import ModelConfig
+from .stft import StftConfig
+from .train import EpochReport, TrainConfig, train_model
+
+
+def gather_files(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
+    """Train and validation files from --train/--val lists, or a speaker split of --data."""
+    if train_lists:
+        if not val_lists:
+            raise UserError("--train needs --val (a speaker-disjoint validation list)")
+        train = [p for lst in train_lists for p in read_list(lst)]
+        val = [p for lst in val_lists for p in read_list(lst)]
+        return train, val
+    if data is None:
+        raise UserError("give --data DIR or --train LIST --val LIST")
+    files = find_audio(data)
+    if not files:
+        raise UserError(f"{data}: no audio files found")
+    if len(files) < 2:
+        raise UserError(f"{data}: need at least two audio files (one for validation)")
+    return split_by_speaker(files)
+
+
+def run_training(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    files: tuple[list[Path], list[Path]],
+    sources: dict[str, list[str]],
+    out: Path,
+    device_name: str,
+    threads: int,
+    resume: bool,
+    cache_dir: Path | None,
+    console: Console,
+) -> None:
+    """Load frames (cached), train, print one line per epoch and a summary."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    device = resolve_device(device_name)
+    if not resume and out.exists():
+        raise UserError(f"{out}: already exists (choose another --out, or --resume a run)")
+    stft_config = StftConfig()
+    train_files, val_files = files
+    sets = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        for name, paths in (("train", train_files), ("val", val_files)):
+            task = progress.add_task(f"reading {name} audio", total=len(paths))
+            sets[name] = load_frames(paths, stft_config, cache_dir, lambda: progress.advance(task))
+    for name, frame_set in sets.items():
+        for reason in frame_set.skipped:
+            console.print(f"[yellow]skipped[/] {escape(reason)}")
+        console.print(f"{name}: {len(frame_set.files)} files, {len(frame_set.frames)} frames")
+    metadata = {
+        "data_sources": sources,
+        "train_files": len(sets["train"].files),
+        "val_files": len(sets["val"].files),
+        "train_frames": len(sets["train"].frames),
+        "val_frames": len(sets["val"].frames),
+        "skipped_files": sets["train"].skipped + sets["val"].skipped,
+        "stft": {"sample_rate": stft_config.sample_rate, "n_fft": stft_config.n_fft, "hop": stft_config.hop},
+    }
+
+    def on_epoch(report: EpochReport) -> None:
+        console.print(f"epoch {report.epoch:4d}  train {report.train_loss:10.3f}  val {report.val_loss:10.3f}  "
+                      f"best {report.best_val_loss:10.3f} (epoch {report.best_epoch})  {report.seconds:5.1f}s")
+
+    with Progress(TextColumn("epoch steps"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("steps", total=None)
+
+        def on_step(step: int, steps: int) -> None:
+            if step % 64 == 0 or step == steps:
+                progress.update(task, completed=step, total=steps)
+
+        try:
+            _, state = train_model(model_config, train_config, sets["train"].frames, sets["val"].frames, out, device,
+                                   resume=resume, metadata=metadata, on_epoch=on_epoch, on_step=on_step)
+        except KeyboardInterrupt:
+            raise UserError(f"interrupted; the last finished epoch is saved: rerun with --resume to continue") from None
+    console.print(f"done: {state.epoch} epochs ({state.stopped}), best validation loss {state.best_val_loss:.3f} "
+                  f"at epoch {state.best_epoch}, {state.seconds / 60:.1f} min; wrote {out}")

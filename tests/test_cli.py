@@ -1,0 +1,138 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from sdmresynth.cli import main
+
+from .conftest import COMMAND, SPEECH
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_encode_writes_codes_and_json_summary(tmp_path, tiny_model):
+    out = tmp_path / "codes.npz"
+    result = run("encode", SPEECH, "-o", out, "-m", tiny_model, "--device", "cpu", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    with np.load(out) as codes:
+        assert codes["codes"].shape == (summary["frames"], 16) and codes["z"].shape == (summary["frames"], 8)
+        assert int(codes["hop"]) == 256 and int(codes["sample_rate"]) == 16000
+        assert summary["hoyer"] == pytest.approx(codes["hoyer"].mean())
+    assert {"hoyer", "frames", "atoms", "model"} <= set(summary) and summary["atoms"] == 16
+
+
+def test_encode_prints_a_readable_summary(tmp_path, tiny_model):
+    result = run("encode", SPEECH, "-o", tmp_path / "c.npz", "-m", tiny_model)
+    assert result.exit_code == 0 and "Hoyer" in result.output and "most active atoms" in result.output
+
+
+def test_resynth_keeps_length_and_level(tmp_path, tiny_model, speech):
+    out = tmp_path / "out.wav"
+    result = run("resynth", SPEECH, out, "-m", tiny_model)
+    assert result.exit_code == 0, result.output
+    data, rate = sf.read(out)
+    assert rate == 16000 and len(data) == len(speech)
+    assert 0.1 < np.max(np.abs(data)) / np.max(np.abs(speech)) < 10
+
+
+def test_resynth_converts_stereo_44k_and_can_keep_the_rate(tmp_path, tiny_model, speech):
+    from scipy.signal import resample_poly
+
+    source = tmp_path / "stereo 44k é.wav"
+    stereo = resample_poly(speech, 441, 160)
+    sf.write(source, np.stack([stereo, stereo], 1), 44100)
+    result = run("resynth", source, tmp_path / "a.wav", "-m", tiny_model)
+    assert result.exit_code == 0 and "mono" in result.output and "resampled" in result.output
+    assert sf.info(tmp_path / "a.wav").samplerate == 16000
+    result = run("resynth", source, tmp_path / "b.wav", "-m", tiny_model, "--keep-rate")
+    assert result.exit_code == 0
+    assert sf.info(tmp_path / "b.wav").samplerate == 44100 and sf.info(tmp_path / "b.wav").frames == len(stereo)
+
+
+def test_resynth_of_silence_is_silence(tmp_path, tiny_model):
+    source = tmp_path / "silence.wav"
+    sf.write(source, np.zeros(8000), 16000)
+    assert run("resynth", source, tmp_path / "out.wav", "-m", tiny_model).exit_code == 0
+    assert not np.any(sf.read(tmp_path / "out.wav")[0])
+
+
+def test_resynth_refuses_to_overwrite_its_input(tmp_path, tiny_model):
+    source = tmp_path / "in.wav"
+    shutil.copy(SPEECH, source)
+    before = source.read_bytes()
+    result = run("resynth", source, source, "-m", tiny_model)
+    assert result.exit_code != 0 and "--overwrite" in result.output
+    assert source.read_bytes() == before
+    assert run("resynth", source, source, "-m", tiny_model, "--overwrite").exit_code == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF....WAVEfmt ", b"plain text, not audio"])
+def test_bad_input_is_one_line_no_traceback_no_output(tmp_path, tiny_model, content):
+    source = tmp_path / "bad.wav"
+    source.write_bytes(content)
+    out = tmp_path / "out.wav"
+    result = run("resynth", source, out, "-m", tiny_model)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and result.output.count("\n") == 1 and str(source) in result.output
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["bad.wav"]
+
+
+def test_missing_model_and_file(tmp_path, tiny_model):
+    result = run("resynth", tmp_path / "missing.wav", tmp_path / "o.wav", "-m", tiny_model)
+    assert result.exit_code == 1 and "no such file" in result.output
+    result = run("encode", SPEECH, "-m", "no-such-model")
+    assert result.exit_code == 1 and "unknown model" in result.output
+
+
+def test_score_reports_table_json_csv_and_failures(tmp_path, tiny_model):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SPEECH, data / "a.wav")
+    sf.write(data / "silent.wav", np.zeros(16000), 16000)
+    csv = tmp_path / "rows.csv"
+    result = run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--json", "--csv", csv)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output[result.output.index("{"):])
+    (model,) = payload["models"]
+    assert model["files"] == 1 and model["failed"] == 1
+    assert {"pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hoyer"} <= set(model)
+    assert "silence" in model["failures"][0]["reason"]
+    assert csv.read_text().splitlines()[0].startswith("model,file,pesq_wb,pesq_nb")
+
+
+def test_train_on_a_directory_then_resume(tmp_path):
+    data = tmp_path / "corpus"
+    for speaker, clip in (("s1", SPEECH), ("s2", COMMAND)):
+        (data / speaker).mkdir(parents=True)
+        shutil.copy(clip, data / speaker / clip.name)
+    (data / "s1" / "broken.wav").write_text("not audio")
+    out = tmp_path / "m.pt"
+    args = ["train", "--data", data, "--out", out, "-L", "8", "-K", "16", "--hidden-dim", "16", "--no-cache"]
+    result = run(*args, "--max-epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "broken.wav" in result.output
+    assert run(*args, "--max-epochs", "1").exit_code == 1  # refuses to overwrite
+    result = run(*args, "--max-epochs", "2", "--resume")
+    assert result.exit_code == 0 and "epoch    2" in result.output
+
+
+def test_train_without_audio_is_a_user_error(tmp_path):
+    result = run("train", "--data", tmp_path, "--out", tmp_path / "m.pt")
+    assert result.exit_code == 1 and "no audio files" in result.output
+
+
+def test_help_and_models_do_not_import_torch():
+    for args in (["--help"], ["models"], ["models", "--json"]):
+        code = ("import sys; from sdmresynth.cli import main\n"
+                f"try: main({args!r})\nexcept SystemExit: pass\n"
+                "assert 'torch' not in sys.modules, 'torch imported'")
+        completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert completed.returncode == 0, completed.stderr

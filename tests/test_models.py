@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from sdmresynth.models import SDMVAE, VAE, ModelConfig, build_model
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(model_type="vae", latent_dim=16, atoms=16),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="identity", atoms=16),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="dct", atoms=64),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="learned", atoms=32, input_transform="log"),
+])
+def test_shapes_and_loss_terms(config):
+    model = build_model(config)
+    power = torch.rand(5, 513)
+    result = model(power)
+    assert result.posterior.mu.shape == (5, config.code_dim)
+    assert result.z.shape == (5, config.latent_dim)
+    assert result.log_variance.shape == (5, 513)
+    assert model.codes(power).shape == (5, config.code_dim)
+    assert model.reconstruct(power).shape == (5, 513)
+    terms = model.loss(power, result)
+    assert set(terms) == {"loss", "recon", "kl"}
+    torch.testing.assert_close(terms["loss"], terms["recon"] + terms["kl"])
+
+
+def test_model_classes():
+    assert isinstance(build_model(ModelConfig(model_type="vae")), VAE)
+    assert isinstance(build_model(ModelConfig()), SDMVAE)
+
+
+def test_sdm_latent_is_the_dictionary_times_the_code():
+    model = build_model(ModelConfig(latent_dim=16, atoms=64))
+    code = torch.randn(3, 64)
+    torch.testing.assert_close(model.to_latent(code), code @ model.dictionary.T)
+
+
+def test_one_frame_at_a_time_equals_batched():
+    model = build_model(ModelConfig(latent_dim=16, atoms=16)).eval()
+    power = torch.rand(6, 513) * 100
+    batched = model.reconstruct(power)
+    single = torch.cat([model.reconstruct(power[i : i + 1]) for i in range(6)])
+    torch.testing.assert_close(batched, single)
+
+
+def test_learned_dictionary_keeps_unit_columns_after_a_step():
+    model = build_model(ModelConfig(latent_dim=8, atoms=16, dictionary="learned"))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    power = torch.rand(4, 513)
+    model.loss(power, model(power))["loss"].backward()
+    optimizer.step()
+    model.after_step()
+    torch.testing.assert_close(model.dictionary.norm(dim=0), torch.ones(16))
+
+
+def test_invalid_configs_are_refused():
+    with pytest.raises(ValueError):
+        ModelConfig(model_type="gan")
+    with pytest.raises(ValueError):
+        ModelConfig(dictionary="identity", latent_dim=16, atoms=32)
+    with pytest.raises(ValueError):
+        ModelConfig.from_dict({"latent_dim": 4, "colour": "blue"})

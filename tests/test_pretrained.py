@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from sdmresynth.errors import UserError
+from sdmresynth.pretrained import read_index, resolve_model
+
+
+def test_names_aliases_and_paths_resolve(tmp_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("SDMRESYNTH_PRETRAINED", str(tmp_path))
+    (tmp_path / "tiny.pt").write_bytes(tiny_model.read_bytes())
+    (tmp_path / "index.json").write_text(json.dumps({"aliases": {"default": "tiny"}, "models": {"tiny": {}}}))
+    assert resolve_model("tiny") == ("tiny", tmp_path / "tiny.pt")
+    assert resolve_model("default") == ("tiny", tmp_path / "tiny.pt")
+    assert resolve_model(str(tiny_model)) == ("tiny", tiny_model)
+    with pytest.raises(UserError, match="unknown model 'other'.*default, tiny"):
+        resolve_model("other")
+    with pytest.raises(UserError, match="no such model file"):
+        resolve_model(str(tmp_path / "missing.pt"))
+
+
+def test_publish_writes_card_and_index(tmp_path, monkeypatch, tiny_model):
+    from sdmresynth.publish import publish
+
+    from .conftest import DATA
+
+    monkeypatch.setenv("SDMRESYNTH_PRETRAINED", str(tmp_path))
+    results = publish(tiny_model, "tiny-test", [DATA], aliases=("sdm-vae",), notes="A test model.", workers=1)
+    assert results[DATA.as_posix()].files == 2
+    index = read_index()
+    assert index["aliases"] == {"sdm-vae": "tiny-test"}
+    entry = index["models"]["tiny-test"]
+    assert entry["atoms"] == 16 and entry["latent_dim"] == 8 and 0 <= entry["test"]["hoyer"] <= 1
+    card = (tmp_path / "tiny-test.md").read_text()
+    assert "A test model." in card and "pesq_wb" in card and "best validation loss" in card
+
+
+def test_shipped_index_is_consistent():
+    index = read_index()
+    for alias, name in index["aliases"].items():
+        assert name in index["models"], alias
+    for name, entry in index["models"].items():
+        _, path = resolve_model(name)
+        assert path.stat().st_size < 1_000_000
+        assert path.with_suffix(".md").is_file()
+        assert {"pesq_wb", "pesq_nb", "stoi", "hoyer"} <= set(entry["test"])

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+
+from sdmresynth.checkpoint import load_checkpoint
+from sdmresynth.data import file_frames, split_by_speaker, trim_silence
+from sdmresynth.errors import UserError
+from sdmresynth.models import ModelConfig
+from sdmresynth.stft import StftConfig
+from sdmresynth.train import TrainConfig, state_path, train_model
+
+from .conftest import COMMAND, SPEECH
+
+CONFIG = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return file_frames(SPEECH, StftConfig()), file_frames(COMMAND, StftConfig())
+
+
+def test_training_lowers_the_validation_loss_and_saves_the_best_weights(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=4, lr=3e-3), *frames, out, torch.device("cpu"))
+    history = [h["val_loss"] for h in state.history]
+    assert history[-1] < history[0]
+    saved = load_checkpoint(out)
+    assert saved.metadata["best_val_loss"] == pytest.approx(min(history))
+    assert saved.metadata["epochs_run"] == 4 and saved.metadata["train_config"]["lr"] == 3e-3
+
+
+def test_early_stopping_respects_patience(tmp_path, frames):
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=50, lr=1e-9, patience=2), *frames, tmp_path / "m.pt",
+                           torch.device("cpu"))
+    assert state.stopped == "early stopping" and state.epoch < 50
+    assert state.epoch - state.best_epoch == 2
+
+
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, frames):
+    straight = tmp_path / "straight.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, straight, torch.device("cpu"))
+    resumed = tmp_path / "resumed.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=2), *frames, resumed, torch.device("cpu"))
+    assert state_path(resumed).is_file()
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, resumed, torch.device("cpu"), resume=True)
+    a, b = load_checkpoint(straight).state_dict, load_checkpoint(resumed).state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    with pytest.raises(UserError, match="other settings"):
+        train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-2), *frames, out, torch.device("cpu"), resume=True)
+
+
+def test_no_frames_is_a_user_error(tmp_path):
+    empty = np.zeros((0, 513), np.float32)
+    with pytest.raises(UserError, match="no training"):
+        train_model(CONFIG, TrainConfig(), empty, empty, tmp_path / "m.pt", torch.device("cpu"))
+
+
+def test_trim_silence_drops_quiet_ends_only():
+    power = np.ones((10, 4), np.float32)
+    power[:2] = 1e-6
+    power[5] = 1e-6  # inside: kept
+    power[-1] = 0
+    trimmed = trim_silence(power)
+    assert len(trimmed) == 7 and trimmed[3].sum() == pytest.approx(4e-6)
+
+
+def test_split_by_speaker_is_disjoint(tmp_path):
+    paths = [tmp_path / f"spk{s}" / f"{u}.wav" for s in range(20) for u in range(3)]
+    train, val = split_by_speaker(paths)
+    assert {p.parent for p in train}.isdisjoint({p.parent for p in val})
+    assert len(train) + len(val) == 60 and len(val) == 6
