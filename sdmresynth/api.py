@@ -22,12 +22,13 @@ from .device import resolve_device
 from .metrics import hoyer
 from .models import SpectralVAE
 from .pretrained import resolve_model
-from .stft import StftConfig, istft, power_spectrogram, stft, with_phase_of
+from .stft import OverlapAdd, StftConfig, frame_count, power_spectrogram, stft, with_phase_of
 
-__all__ = ["Analysis", "Encoding", "LoadedModel", "analyse", "encode", "load_model", "read_audio",
-           "resynthesise", "resynthesise_file", "write_audio"]
+__all__ = ["Encoding", "LoadedModel", "decode", "encode", "load_model", "read_audio", "resynthesise",
+           "resynthesise_file", "write_audio"]
 
 STFT = StftConfig()
+BLOCK_FRAMES = 8192  # about 2 minutes of audio per block: bounded memory for long files
 
 
 @dataclass
@@ -39,16 +40,6 @@ class LoadedModel:
     path: Path
     metadata: dict[str, Any]
     device: torch.device
-
-
-@dataclass
-class Analysis:
-    """A signal analysed for the models: spec and power are (frames, F); `scale` undoes peak normalisation."""
-
-    spec: np.ndarray
-    power: np.ndarray
-    scale: float
-    length: int
 
 
 @dataclass
@@ -73,24 +64,34 @@ def load_model(name_or_path: str = "sdm-vae", device: str = "auto") -> LoadedMod
     return LoadedModel(model, name, path, checkpoint.metadata, target)
 
 
-def analyse(samples: np.ndarray, cfg: StftConfig = STFT) -> Analysis:
-    """Peak-normalise a 16 kHz signal (n,) and take its STFT and power spectrogram."""
+def _peak(samples: np.ndarray) -> float:
+    """The peak-normalisation factor of a signal (1 for silence, which stays silent)."""
     peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
-    scale = peak if peak > 0 else 1.0
-    spec = stft(samples / scale, cfg)
-    return Analysis(spec, power_spectrogram(spec), scale, len(samples))
+    return peak if peak > 0 else 1.0
+
+
+def _blocks(samples: np.ndarray, block_frames: int):
+    """(spec, power) of the peak-normalised signal, block_frames frames at a time: (T, F) each."""
+    scale = _peak(samples)
+    n_frames = frame_count(len(samples), STFT)
+    for start in range(0, n_frames, block_frames):
+        spec = stft(samples, STFT, start, min(start + block_frames, n_frames)) / scale
+        yield spec, power_spectrogram(spec)
 
 
 def _to_tensor(loaded: LoadedModel, array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(loaded.device)
 
 
-def encode(loaded: LoadedModel, samples: np.ndarray) -> Encoding:
-    """Codes of a 16 kHz signal (n,)."""
+def encode(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_FRAMES) -> Encoding:
+    """Codes of a 16 kHz signal (n,), computed block_frames frames at a time."""
+    codes, latents = [], []
     with torch.no_grad():
-        codes = loaded.model.codes(_to_tensor(loaded, analyse(samples).power))
-        z = loaded.model.to_latent(codes)
-    return Encoding(codes.cpu().numpy(), z.cpu().numpy())
+        for _, power in _blocks(samples, block_frames):
+            code = loaded.model.codes(_to_tensor(loaded, power))
+            codes.append(code.cpu().numpy())
+            latents.append(loaded.model.to_latent(code).cpu().numpy())
+    return Encoding(np.concatenate(codes), np.concatenate(latents))
 
 
 def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
@@ -99,16 +100,23 @@ def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
         return loaded.model.decode(_to_tensor(loaded, z)).exp().cpu().numpy()
 
 
-def resynthesise(loaded: LoadedModel, samples: np.ndarray) -> np.ndarray:
+def resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
     """Encode -> posterior mean -> decode -> sqrt(sigma^2) with the input's phase -> iSTFT.
 
-    Returns (n,) float64 at the input's level and length.
+    Works block_frames frames at a time (bounded memory; identical output). Returns (n,) float64 at the
+    input's level and length.
     """
-    analysis = analyse(samples)
+    out = np.empty(len(samples))
+    ola = OverlapAdd(len(samples), STFT)
+    filled = 0
     with torch.no_grad():
-        variance = loaded.model.reconstruct(_to_tensor(loaded, analysis.power)).cpu().numpy()
-    spec = with_phase_of(np.sqrt(variance.astype(np.float64)), analysis.spec)
-    return istft(spec, analysis.length) * analysis.scale
+        for spec, power in _blocks(samples, block_frames):
+            variance = loaded.model.reconstruct(_to_tensor(loaded, power)).cpu().numpy().astype(np.float64)
+            chunk = ola.push(with_phase_of(np.sqrt(variance), spec))
+            out[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+    out[filled:] = ola.finish()
+    return out * _peak(samples)
 
 
 def resynthesise_file(loaded: LoadedModel, source: Path, target: Path, keep_rate: bool = False) -> Audio:

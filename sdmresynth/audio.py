@@ -44,7 +44,8 @@ def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
         data, rate = sf.read(path, dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{path}: not a readable audio file ({reason})") from None
+        reason = reason.split(": ", 1)[-1] if reason.startswith("Error opening") else reason
+        raise UserError(f"{path}: not a readable audio file ({reason.strip()})") from None
     except OSError as error:
         raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
     if data.shape[0] == 0:
@@ -52,6 +53,9 @@ def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
     if not np.isfinite(data).all():
         raise UserError(f"{path}: contains NaN or infinite samples")
     notices = []
+    declared = _declared_wav_frames(path)
+    if declared is not None and declared > data.shape[0]:
+        notices.append(f"{path}: truncated file: {data.shape[0]} of {declared} samples present")
     if data.shape[1] > 1:
         notices.append(f"{path}: mixed {data.shape[1]} channels to mono")
     samples = data.mean(axis=1)
@@ -59,6 +63,20 @@ def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
         samples = resample(samples, rate, target_rate)
         notices.append(f"{path}: resampled from {rate} Hz to {target_rate} Hz")
     return Audio(samples, target_rate, rate, data.shape[0], notices)
+
+
+def _declared_wav_frames(path: Path) -> int | None:
+    """Frames a PCM WAV header promises (None for other formats), to notice truncated files."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE" or b"data" not in head[12:]:
+        return None
+    fmt_at, data_at = head.find(b"fmt "), head.find(b"data", 12)
+    if fmt_at < 0 or fmt_at + 24 > len(head) or data_at + 8 > len(head):
+        return None
+    frame_bytes = int.from_bytes(head[fmt_at + 20 : fmt_at + 22], "little")  # the block align field
+    size = int.from_bytes(head[data_at + 4 : data_at + 8], "little")
+    return None if size == 0xFFFFFFFF or frame_bytes == 0 else size // frame_bytes
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -60,7 +60,7 @@ def split_by_speaker(paths: list[Path], every: int = 10) -> tuple[list[Path], li
         held_out = set(speakers[every - 1 :: every]) or {speakers[-1]}
         train = [p for p in paths if speaker_of(p) not in held_out]
         val = [p for p in paths if speaker_of(p) in held_out]
-    else:
+    else:  # one speaker: the split cannot be speaker-disjoint
         val = paths[every - 1 :: every] or paths[-1:]
         train = [p for p in paths if p not in val] or paths
     return train, val

@@ -24,7 +24,13 @@ def read_index(directory: Path | None = None) -> dict:
     index_file = (directory or pretrained_dir()) / INDEX_FILE
     if not index_file.is_file():
         return {"aliases": {}, "models": {}}
-    return json.loads(index_file.read_text(encoding="utf-8"))
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+        if not isinstance(index.get("models"), dict) or not isinstance(index.get("aliases"), dict):
+            raise ValueError("needs 'models' and 'aliases' objects")
+    except (ValueError, OSError, AttributeError) as error:
+        raise UserError(f"{index_file}: damaged model index ({error})") from None
+    return index
 
 
 def resolve_model(name_or_path: str) -> tuple[str, Path]:

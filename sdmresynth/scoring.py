@@ -63,6 +63,14 @@ def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | No
     return FileScore(loaded.name, path, metrics)
 
 
+def check_models(models: list[str]) -> None:
+    """Load every model once, so that an unreadable one is an error before any work starts."""
+    from .api import load_model
+
+    for name in models:
+        load_model(name, "cpu")
+
+
 def _init_worker() -> None:
     import torch
 
@@ -78,10 +86,7 @@ def score_files(
     on_result: Callable[[FileScore], None] | None = None,
 ) -> list[FileScore]:
     """Score every (model, file) pair, in `workers` processes (0: one per CPU)."""
-    from .api import load_model
-
-    for name in models:  # an unreadable model is an error before any work starts
-        load_model(name, "cpu")
+    check_models(models)
     jobs = [(m, str(f), device, str(out_dir) if out_dir else None) for m in models for f in files]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) == 1:

@@ -18,7 +18,7 @@ from .data import files_from
 from .errors import UserError
 from .metrics import METRIC_NAMES
 from .pretrained import read_index
-from .scoring import FileScore, ModelSummary, score_files, summarise
+from .scoring import FileScore, ModelSummary, check_models, score_files, summarise
 
 
 def expand_models(names: list[str]) -> list[str]:
@@ -59,6 +59,7 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     models = expand_models(model_names)
     if not models:
         raise UserError("no models to score (none shipped?)")
+    check_models(models)
     console = Console(stderr=True, soft_wrap=True)
     with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:

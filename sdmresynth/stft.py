@@ -1,4 +1,9 @@
-"""Sine-window STFT, power spectrogram and the phase-reuse inverse STFT (pure numpy functions)."""
+"""Sine-window STFT, power spectrogram and the phase-reuse inverse STFT (pure numpy functions).
+
+Frames are centred: frame i covers samples [i*hop - n_fft/2, i*hop + n_fft/2), zeros outside the signal.
+Both directions work on any range of frames, so long signals can be processed block by block with a result
+identical to processing them whole.
+"""
 
 from __future__ import annotations
 
@@ -26,50 +31,28 @@ def sine_window(n_fft: int) -> np.ndarray:
 
 
 def frame_count(n_samples: int, cfg: StftConfig) -> int:
-    """Frames for a signal of n_samples (centred frames, half a window of zeros at each end)."""
+    """Frames for a signal of n_samples: enough centred frames that every sample is covered."""
     return 1 + -(-n_samples // cfg.hop)
 
 
-def stft(signal: np.ndarray, cfg: StftConfig = StftConfig()) -> np.ndarray:
-    """Complex STFT of a 1-D signal: (frames, n_bins), complex128.
+def stft(signal: np.ndarray, cfg: StftConfig = StftConfig(), start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Complex STFT frames [start, stop) of a 1-D signal: (frames, n_bins), complex128.
 
-    The signal is padded with n_fft // 2 zeros in front and enough at the end that every
-    sample is covered, so that istft(stft(x), len(x)) == x to float precision.
+    istft(stft(x), len(x)) == x to float precision.
     """
-    signal = np.asarray(signal, dtype=np.float64)
-    n_frames = frame_count(len(signal), cfg)
-    half = cfg.n_fft // 2
-    padded_length = (n_frames - 1) * cfg.hop + cfg.n_fft
-    padded = np.zeros(padded_length)
-    padded[half:half + len(signal)] = signal
-    frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop]
+    stop = frame_count(len(signal), cfg) if stop is None else stop
+    first = start * cfg.hop - cfg.n_fft // 2  # first sample of frame `start`
+    segment = np.zeros((stop - start - 1) * cfg.hop + cfg.n_fft)
+    lo, hi = max(first, 0), min(first + len(segment), len(signal))
+    if hi > lo:
+        segment[lo - first : hi - first] = signal[lo:hi]
+    frames = np.lib.stride_tricks.sliding_window_view(segment, cfg.n_fft)[:: cfg.hop]
     return np.fft.rfft(frames * sine_window(cfg.n_fft), axis=1)
 
 
 def power_spectrogram(spec: np.ndarray) -> np.ndarray:
     """|S|^2 as float32: (frames, n_bins), the models' input."""
     return (spec.real**2 + spec.imag**2).astype(np.float32)
-
-
-def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig()) -> np.ndarray:
-    """Least-squares inverse STFT (weighted overlap-add) of (frames, n_bins) -> (length,) float64."""
-    window = sine_window(cfg.n_fft)
-    frames = np.fft.irfft(spec, n=cfg.n_fft, axis=1) * window
-    n_frames = spec.shape[0]
-    total = (n_frames - 1) * cfg.hop + cfg.n_fft
-    out = np.zeros(total)
-    envelope = np.zeros(total)
-    # Overlap-add in n_fft // hop strided passes: each pass adds non-overlapping frames at once.
-    for offset in range(cfg.n_fft // cfg.hop):
-        chunk = frames[offset::cfg.n_fft // cfg.hop]
-        if len(chunk) == 0:
-            continue
-        start = offset * cfg.hop
-        stop = start + len(chunk) * cfg.n_fft
-        out[start:stop] += chunk.reshape(-1)
-        envelope[start:stop] += np.tile(window**2, len(chunk))
-    half = cfg.n_fft // 2
-    return out[half:half + length] / envelope[half:half + length]
 
 
 def with_phase_of(magnitude: np.ndarray, spec: np.ndarray) -> np.ndarray:
@@ -80,3 +63,55 @@ def with_phase_of(magnitude: np.ndarray, spec: np.ndarray) -> np.ndarray:
     size = np.abs(spec)
     unit = np.divide(spec, size, out=np.zeros_like(spec), where=size > 0)
     return magnitude * unit
+
+
+class OverlapAdd:
+    """Least-squares inverse STFT (weighted overlap-add), fed consecutive blocks of frames.
+
+    `push` returns the output samples that no later frame can change; `finish` returns the rest.
+    Together they give exactly `length` samples.
+    """
+
+    def __init__(self, length: int, cfg: StftConfig = StftConfig()) -> None:
+        self.cfg = cfg
+        self.length = length
+        self.window = sine_window(cfg.n_fft)
+        self.pending = np.zeros((2, cfg.n_fft - cfg.hop))  # signal and window-power sums not yet final
+        self.position = -(cfg.n_fft // 2)  # sample index of pending[:, 0]
+
+    def push(self, spec: np.ndarray) -> np.ndarray:
+        """Add frames (T, n_bins) following the previous ones; return the finished samples."""
+        cfg, count = self.cfg, len(spec)
+        if count == 0:
+            return np.zeros(0)
+        frames = np.fft.irfft(spec, n=cfg.n_fft, axis=1) * self.window
+        buffer = np.zeros((2, (count - 1) * cfg.hop + cfg.n_fft))
+        buffer[:, : self.pending.shape[1]] += self.pending
+        stride = cfg.n_fft // cfg.hop
+        for offset in range(stride):  # frames offset, offset + stride, ... do not overlap: add them at once
+            chunk = frames[offset::stride]
+            begin = offset * cfg.hop
+            end = begin + len(chunk) * cfg.n_fft
+            buffer[0, begin:end] += chunk.reshape(-1)
+            buffer[1, begin:end] += np.tile(self.window**2, len(chunk))
+        done = count * cfg.hop
+        self.pending = buffer[:, done:]
+        return self._emit(buffer[:, :done])
+
+    def finish(self) -> np.ndarray:
+        """The remaining samples once every frame has been pushed."""
+        return self._emit(self.pending)
+
+    def _emit(self, block: np.ndarray) -> np.ndarray:
+        start = self.position
+        self.position += block.shape[1]
+        lo, hi = max(0, -start), max(0, min(block.shape[1], self.length - start))
+        if hi <= lo:
+            return np.zeros(0)
+        return block[0, lo:hi] / block[1, lo:hi]
+
+
+def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig()) -> np.ndarray:
+    """Least-squares inverse STFT of (frames, n_bins) -> (length,) float64."""
+    ola = OverlapAdd(length, cfg)
+    return np.concatenate([ola.push(spec), ola.finish()])

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .data import find_audio, load_frames, read_list, split_by_speaker
+from .data import find_audio, load_frames, read_list, speaker_of, split_by_speaker
 from .device import resolve_device
 from .errors import UserError
 from .models import ModelConfig
@@ -17,14 +17,15 @@ from .stft import StftConfig
 from .train import EpochReport, TrainConfig, train_model
 
 
-def gather_files(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
-    """Train and validation files from --train/--val lists, or a speaker split of --data."""
+def gather_files(data: Path | None, train_lists: tuple[Path, ...],
+                 val_lists: tuple[Path, ...]) -> tuple[list[Path], list[Path], list[str]]:
+    """Train and validation files from --train/--val lists, or a speaker split of --data; and notices."""
     if train_lists:
         if not val_lists:
             raise UserError("--train needs --val (a speaker-disjoint validation list)")
         train = [p for lst in train_lists for p in read_list(lst)]
         val = [p for lst in val_lists for p in read_list(lst)]
-        return train, val
+        return train, val, []
     if data is None:
         raise UserError("give --data DIR or --train LIST --val LIST")
     files = find_audio(data)
@@ -32,13 +33,16 @@ def gather_files(data: Path | None, train_lists: tuple[Path, ...], val_lists: tu
         raise UserError(f"{data}: no audio files found")
     if len(files) < 2:
         raise UserError(f"{data}: need at least two audio files (one for validation)")
-    return split_by_speaker(files)
+    notices = []
+    if len({speaker_of(p) for p in files}) < 2:
+        notices.append(f"{data}: one speaker only (one folder): validation files share the training speaker")
+    return (*split_by_speaker(files), notices)
 
 
 def run_training(
     model_config: ModelConfig,
     train_config: TrainConfig,
-    files: tuple[list[Path], list[Path]],
+    files: tuple[list[Path], list[Path], list[str]],
     sources: dict[str, list[str]],
     out: Path,
     device_name: str,
@@ -54,7 +58,9 @@ def run_training(
     if not resume and out.exists():
         raise UserError(f"{out}: already exists (choose another --out, or --resume a run)")
     stft_config = StftConfig()
-    train_files, val_files = files
+    train_files, val_files, notices = files
+    for notice in notices:
+        console.print(f"[yellow]note[/] {escape(notice)}")
     sets = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

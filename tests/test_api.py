@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+import sdmresynth.api as sdm
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model):
+    return sdm.load_model(str(tiny_model), device="cpu")
+
+
+def test_block_processing_equals_whole_file_processing(loaded, speech):
+    long = np.tile(speech, 3) * 0.7
+    # the model runs in float32, whose kernels may round differently for other batch sizes: float32 precision
+    whole = sdm.resynthesise(loaded, long, block_frames=10**9)
+    for block in (1, 7, 64):
+        np.testing.assert_allclose(sdm.resynthesise(loaded, long, block_frames=block), whole, rtol=0, atol=1e-6)
+        blocked = sdm.encode(loaded, long, block_frames=block)
+        np.testing.assert_allclose(blocked.codes, sdm.encode(loaded, long).codes, rtol=1e-4, atol=1e-4)
+
+
+def test_resynthesis_keeps_length_and_scales_with_the_input(loaded, speech):
+    out = sdm.resynthesise(loaded, speech)
+    assert out.shape == speech.shape and np.isfinite(out).all()
+    np.testing.assert_allclose(sdm.resynthesise(loaded, 0.25 * speech), 0.25 * out, atol=1e-9)
+
+
+def test_encode_and_decode_shapes(loaded, speech):
+    encoding = sdm.encode(loaded, speech)
+    frames = 1 + -(-len(speech) // 256)
+    assert encoding.codes.shape == (frames, 16) and encoding.z.shape == (frames, 8)
+    assert ((encoding.hoyer >= 0) & (encoding.hoyer <= 1)).all()
+    assert sdm.decode(loaded, encoding.z).shape == (frames, 513)
