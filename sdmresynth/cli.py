@@ -42,13 +42,23 @@ def main() -> None:
 @click.option("--val", "val_lists", multiple=True, type=click.Path(path_type=Path),
               help="Split list of validation files. Repeatable.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Checkpoint to write.")
-@click.option("--model-type", type=click.Choice(["vae", "sdm-vae"]), default="sdm-vae", show_default=True)
+@click.option("--model-type", type=click.Choice(["vae", "sdm-vae", "vsc"]), default="sdm-vae", show_default=True)
 @click.option("--latent-dim", "-L", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--dictionary", type=click.Choice(["identity", "dct", "learned"]), default="dct", show_default=True)
 @click.option("--atoms", "-K", type=click.IntRange(1), help="Dictionary size K (default: L).")
 @click.option("--hidden-dim", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--input-transform", type=click.Choice(["power", "log"]), default="power", show_default=True,
               help="Encoder input: the power spectrogram (paper) or its log.")
+@click.option("--standardise-input", is_flag=True, help="Standardise each encoder input bin with training-set "
+              "mean and std (stored in the model).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True,
+              help="VSC: prior spike probability (lower is sparser).")
+@click.option("--pseudo-inputs", type=click.IntRange(0), default=10, show_default=True,
+              help="VSC: learned pseudo-inputs of the prior (0: fixed N(0, 1) slab, closed-form KL).")
+@click.option("--selector-sharpness", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True,
+              help="VSC: c in the relaxed selector sigmoid(c (eta + gamma - 1)).")
+@click.option("--slab-warmup", type=(click.IntRange(0), click.IntRange(0)), default=(10, 20), show_default=True,
+              help="VSC: epochs START END over which the slab is phased in (0 0: no warm-up).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--patience", type=click.IntRange(1), default=20, show_default=True)
@@ -61,8 +71,8 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
 @DEVICE
 def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary, atoms, hidden_dim, input_transform,
-          lr, batch_size, patience, max_epochs, seed, threads, cache_dir, no_cache, resume, device) -> None:
-    """Train a VAE or SDM-VAE with the paper's protocol (Adam, early stopping on validation loss)."""
+          standardise_input, alpha, pseudo_inputs, selector_sharpness, slab_warmup, lr, batch_size, patience, max_epochs, seed, threads, cache_dir, no_cache, resume, device) -> None:
+    """Train a VAE, SDM-VAE or VSC with the paper's protocol (Adam, early stopping on validation loss)."""
     from rich.console import Console
 
     from .data import default_cache_dir
@@ -70,11 +80,14 @@ def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary,
     from .train import TrainConfig
     from .training_cli import gather_files, run_training
 
-    if model_type == "vae":
+    if model_type != "sdm-vae":
         dictionary, atoms = "identity", latent_dim
     try:
         model_config = ModelConfig(model_type=model_type, latent_dim=latent_dim, hidden_dim=hidden_dim,
-                                   dictionary=dictionary, atoms=atoms or latent_dim, input_transform=input_transform)
+                                   dictionary=dictionary, atoms=atoms or latent_dim, input_transform=input_transform,
+                                   standardise_input=standardise_input, alpha=alpha, pseudo_inputs=pseudo_inputs,
+                                   selector_sharpness=selector_sharpness, slab_warmup_start=slab_warmup[0],
+                                   slab_warmup_end=slab_warmup[1])
     except ValueError as error:
         raise UserError(str(error)) from None
     train_config = TrainConfig(lr=lr, batch_size=batch_size, patience=patience, max_epochs=max_epochs, seed=seed)

@@ -104,7 +104,7 @@ def train_model(
     shuffle = torch.Generator().manual_seed(config.seed)
     noise = torch.Generator(device=device).manual_seed(config.seed + 2)
     state = TrainState()
-    best_weights = _snapshot(model)
+    best_weights: dict[str, torch.Tensor] = {}
     saved_state = state_path(out)
     if resume:
         if not saved_state.is_file():
@@ -122,10 +122,13 @@ def train_model(
 
     train_x = torch.from_numpy(train_frames).to(device)
     val_x = torch.from_numpy(val_frames).to(device)
+    if not resume:
+        model.fit_input_standardisation(train_x)
     steps = -(-len(train_x) // config.batch_size)
     model.train()
     while state.epoch < config.max_epochs and state.bad_epochs < config.patience:
         started = time.perf_counter()
+        model.start_epoch(state.epoch)
         order = torch.randperm(len(train_x), generator=shuffle).to(device)
         total = 0.0
         for step in range(steps):
@@ -139,11 +142,12 @@ def train_model(
             if on_step:
                 on_step(step + 1, steps)
         val_loss = _validation_loss(model, val_x, config.seed)
+        comparable = model.comparable_epoch(state.epoch)  # warm-up epochs neither count nor become "best"
         state.epoch += 1
-        if val_loss < state.best_val_loss:
+        if comparable and val_loss < state.best_val_loss:
             state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, state.epoch, 0
             best_weights = _snapshot(model)
-        else:
+        elif comparable:
             state.bad_epochs += 1
         seconds = time.perf_counter() - started
         state.seconds += seconds
@@ -162,7 +166,8 @@ def train_model(
             on_epoch(EpochReport(state.epoch, train_loss, val_loss, state.best_val_loss, state.best_epoch, seconds))
 
     state.stopped = "early stopping" if state.bad_epochs >= config.patience else "max epochs"
-    model.load_state_dict(best_weights)
+    if state.best_epoch:  # otherwise the run ended within a warm-up: keep its last weights
+        model.load_state_dict(best_weights)
     final_metadata = dict(metadata or {})
     final_metadata.update(
         train_config=asdict(config),

@@ -6,8 +6,9 @@ from .base import ForwardResult, Posterior, SpectralVAE
 from .config import ModelConfig
 from .sdm_vae import SDMVAE
 from .vae import VAE
+from .vsc import VSC
 
-MODEL_CLASSES: dict[str, type[SpectralVAE]] = {"vae": VAE, "sdm-vae": SDMVAE}
+MODEL_CLASSES: dict[str, type[SpectralVAE]] = {"vae": VAE, "sdm-vae": SDMVAE, "vsc": VSC}
 
 
 def build_model(config: ModelConfig) -> SpectralVAE:
@@ -15,4 +16,4 @@ def build_model(config: ModelConfig) -> SpectralVAE:
     return MODEL_CLASSES[config.model_type](config)
 
 
-__all__ = ["ForwardResult", "ModelConfig", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "build_model"]
+__all__ = ["ForwardResult", "ModelConfig", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "VSC", "build_model"]

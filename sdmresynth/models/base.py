@@ -12,10 +12,12 @@ from .config import ModelConfig
 
 
 class Posterior(NamedTuple):
-    """Gaussian posterior over the interpretable code: mean and log-variance, each (B, code_dim)."""
+    """Posterior over the interpretable code, each (B, code_dim): Gaussian mean and log-variance, and for
+    spike-and-slab models the log spike (slab) probability."""
 
     mu: torch.Tensor
     log_var: torch.Tensor
+    log_spike: torch.Tensor | None = None
 
 
 class ForwardResult(NamedTuple):
@@ -63,12 +65,29 @@ class SpectralVAE(nn.Module):
         self.config = config
         self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim)
         self.decoder = Decoder(config.latent_dim, config.hidden_dim, config.input_dim)
+        if config.standardise_input:
+            self.register_buffer("input_mean", torch.zeros(config.input_dim))
+            self.register_buffer("input_std", torch.ones(config.input_dim))
 
-    def prepare_input(self, power: torch.Tensor) -> torch.Tensor:
-        """The encoder's view of the power spectrogram (B, F): as is, or log-compressed."""
+    def _transform(self, power: torch.Tensor) -> torch.Tensor:
         if self.config.input_transform == "log":
             return torch.log(power + POWER_FLOOR)
         return power
+
+    def fit_input_standardisation(self, power: torch.Tensor) -> None:
+        """Set the per-bin mean and std of the transformed input from training frames (N, F)."""
+        if self.config.standardise_input:
+            with torch.no_grad():
+                transformed = self._transform(power)
+                self.input_mean.copy_(transformed.mean(dim=0))
+                self.input_std.copy_(transformed.std(dim=0).clamp_min(1e-6))
+
+    def prepare_input(self, power: torch.Tensor) -> torch.Tensor:
+        """The encoder's view of the power spectrogram (B, F): as is or log-compressed, optionally standardised."""
+        transformed = self._transform(power)
+        if self.config.standardise_input:
+            return (transformed - self.input_mean) / self.input_std
+        return transformed
 
     def encode(self, power: torch.Tensor) -> Posterior:
         """q(code | x) for power frames (B, F)."""
@@ -98,15 +117,22 @@ class SpectralVAE(nn.Module):
         z = self.to_latent(code)
         return ForwardResult(posterior, z, self.decode(z))
 
-    def kl(self, posterior: Posterior) -> torch.Tensor:
-        """KL(q || prior) per frame (B,)."""
+    def kl(self, posterior: Posterior, power: torch.Tensor) -> torch.Tensor:
+        """KL(q || prior) per frame (B,); power (B, F) is there for priors that depend on the input."""
         raise NotImplementedError
 
     def loss(self, power: torch.Tensor, result: ForwardResult) -> dict[str, torch.Tensor]:
         """Negative ELBO per frame (mean over the batch) with its named terms."""
         recon = itakura_saito(power, result.log_variance).mean()
-        kl = self.kl(result.posterior).mean()
+        kl = self.kl(result.posterior, power).mean()
         return {"loss": recon + kl, "recon": recon, "kl": kl}
 
     def after_step(self) -> None:
         """Hook run after each optimiser step (a learnable dictionary renormalises here)."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Hook run before each epoch (0-based): schedules such as VSC's warm-up live here."""
+
+    def comparable_epoch(self, epoch: int) -> bool:
+        """Whether the validation loss of this epoch may be compared for early stopping (not during warm-up)."""
+        return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-MODEL_TYPES = ("vae", "sdm-vae")
+MODEL_TYPES = ("vae", "sdm-vae", "vsc")
 DICTIONARIES = ("identity", "dct", "learned")
 INPUT_TRANSFORMS = ("power", "log")
 
@@ -20,6 +20,14 @@ class ModelConfig:
     dictionary: str = "dct"  # SDM-VAE only
     atoms: int = 64  # K, the size of the code w (SDM-VAE only)
     input_transform: str = "power"  # "power": |S|^2 as the paper; "log": log(|S|^2 + floor)
+    standardise_input: bool = False  # per-bin mean/std of the (transformed) training input, kept in the model
+    # VSC only (Tonolini et al. 2020; defaults from the authors' code, see models/vsc.py)
+    alpha: float = 0.5  # prior spike probability: lower is sparser
+    selector_sharpness: float = 100.0  # c in s = sigmoid(c (eta + gamma - 1))
+    pseudo_inputs: int = 10  # learned pseudo-inputs of the prior (0: a fixed N(0, 1) slab)
+    pseudo_sharpness: float = 10.0  # nu: sharpening of the pseudo-inputs' spike probabilities
+    slab_warmup_start: int = 10  # epochs with the spikes only, before the slab is phased in
+    slab_warmup_end: int = 20  # epoch from which the slab is fully used
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -30,6 +38,10 @@ class ModelConfig:
             raise ValueError(f"unknown input transform {self.input_transform!r}")
         if min(self.latent_dim, self.hidden_dim, self.input_dim, self.atoms) < 1:
             raise ValueError("dimensions must be positive")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.slab_warmup_end < self.slab_warmup_start:
+            raise ValueError("slab_warmup_end must not be before slab_warmup_start")
         if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:
             raise ValueError("an identity dictionary needs atoms == latent_dim")
 

@@ -29,7 +29,7 @@ class SDMVAE(SpectralVAE):
     def to_latent(self, code: torch.Tensor) -> torch.Tensor:
         return code @ self.dictionary.T  # (B, K) -> (B, L)
 
-    def kl(self, posterior: Posterior) -> torch.Tensor:
+    def kl(self, posterior: Posterior, power: torch.Tensor) -> torch.Tensor:
         gamma = sdm_gamma(posterior.mu, posterior.log_var)
         return kl_sdm(posterior.mu, posterior.log_var, gamma)
 

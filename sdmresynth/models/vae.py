@@ -11,5 +11,5 @@ from .base import Posterior, SpectralVAE
 class VAE(SpectralVAE):
     """Spectral VAE with a standard-normal prior."""
 
-    def kl(self, posterior: Posterior) -> torch.Tensor:
+    def kl(self, posterior: Posterior, power: torch.Tensor) -> torch.Tensor:
         return kl_standard_normal(posterior.mu, posterior.log_var)

@@ -1,0 +1,124 @@
+"""Variational sparse coding (VSC): a spike-and-slab latent space.
+
+F. Tonolini, B. S. Jensen, R. Murray-Smith, "Variational Sparse Coding", UAI 2019/2020 (the SDM-VAE paper's
+ref. [11]). Followed here: the recognition model q(z|x) = prod_j [gamma_j N(z_j; mu_j, sigma_j^2)
++ (1 - gamma_j) delta(z_j)] (paper eq. 4); the relaxed selector s = sigmoid(c (eta + gamma - 1)), eta ~ U(0, 1),
+and the sample z = s * (mu + sigma * eps) (paper sec. 3.2 and the authors' code); the closed-form KL against a
+spike-and-slab prior with slab N(0, 1) and spike probability alpha (paper eq. 6); and, as in the authors'
+TensorFlow code (on by default), the prior built from learned pseudo-inputs u_i weighted per input by a selector
+network, the aggregate term that pulls the pseudo-inputs' mean spike probability to alpha, and the spike warm-up
+in which the slab is phased in (z sampled from mean lam*mu, log-variance lam*log sigma^2, lam 0 -> 1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..losses import itakura_saito
+from .base import Encoder, ForwardResult, Posterior, SpectralVAE
+from .config import ModelConfig
+
+PROBABILITY_FLOOR = 1e-6
+
+
+class SpikeSlabEncoder(Encoder):
+    """x (B, F) -> Posterior with log spike probability log gamma <= 0 (B, L)."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int) -> None:
+        super().__init__(input_dim, hidden_dim, code_dim)
+        self.log_spike = nn.Linear(hidden_dim, code_dim)
+
+    def forward(self, x: torch.Tensor) -> Posterior:
+        h = torch.tanh(self.hidden(x))
+        return Posterior(self.mu(h), self.log_var(h), -torch.relu(-self.log_spike(h)))
+
+
+def kl_bernoulli(p: torch.Tensor, q: torch.Tensor | float) -> torch.Tensor:
+    """KL(Bernoulli(p) || Bernoulli(q)), elementwise."""
+    p = p.clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    q = torch.as_tensor(q, dtype=p.dtype, device=p.device).clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    return p * (p.log() - q.log()) + (1 - p) * ((1 - p).log() - (1 - q).log())
+
+
+def kl_spike_slab(posterior: Posterior, alpha: float) -> torch.Tensor:
+    """KL(q || alpha N(0, 1) + (1 - alpha) delta) per frame, closed form (VSC eq. 6): (B, L) -> (B,)."""
+    gamma = posterior.log_spike.exp()
+    gaussian = 0.5 * (posterior.mu.pow(2) + posterior.log_var.exp() - posterior.log_var - 1.0)
+    return (gamma * gaussian + kl_bernoulli(gamma, alpha)).sum(dim=-1)
+
+
+def kl_gaussians(mu: torch.Tensor, log_var: torch.Tensor, mu_p: torch.Tensor, log_var_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, e^log_var) || N(mu_p, e^log_var_p)), elementwise with broadcasting."""
+    return 0.5 * (log_var_p - log_var + (log_var.exp() + (mu - mu_p).pow(2)) / log_var_p.exp() - 1.0)
+
+
+class VSC(SpectralVAE):
+    """Spectral VSC: 513-128-L tanh encoder with mean, log-variance and log-spike heads; the shared decoder."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self.encoder = SpikeSlabEncoder(config.input_dim, config.hidden_dim, config.latent_dim)
+        self.register_buffer("slab_weight", torch.tensor(self._slab_weight(0)))
+        if config.pseudo_inputs:
+            bound = (6.0 / (config.pseudo_inputs + config.input_dim)) ** 0.5  # Xavier, as the original
+            self.pseudo_inputs = nn.Parameter(torch.empty(config.pseudo_inputs, config.input_dim).uniform_(-bound, bound))
+            self.selector = nn.Linear(config.input_dim, config.pseudo_inputs)
+
+    def _slab_weight(self, epoch: int) -> float:
+        start, end = self.config.slab_warmup_start, self.config.slab_warmup_end
+        if epoch >= end:
+            return 1.0
+        return 0.0 if epoch < start else (epoch - start) / (end - start)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.slab_weight.fill_(self._slab_weight(epoch))
+
+    def comparable_epoch(self, epoch: int) -> bool:
+        return self._slab_weight(epoch) == 1.0
+
+    def codes(self, power: torch.Tensor) -> torch.Tensor:
+        """The selected, gated posterior mean: mu where the spike probability exceeds 1/2, exactly 0 elsewhere."""
+        posterior = self.encode(power)
+        return torch.where(posterior.log_spike.exp() > 0.5, posterior.mu, torch.zeros_like(posterior.mu))
+
+    def forward(self, power: torch.Tensor, generator: torch.Generator | None = None) -> ForwardResult:
+        posterior = self.encode(power)
+        shape, device, dtype = posterior.mu.shape, power.device, power.dtype
+        eps = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+        eta = torch.rand(shape, generator=generator, device=device, dtype=dtype)
+        selector = torch.sigmoid(self.config.selector_sharpness * (eta + posterior.log_spike.exp() - 1.0))
+        lam = self.slab_weight
+        slab = lam * posterior.mu + torch.exp(0.5 * lam * posterior.log_var) * eps
+        z = selector * slab
+        return ForwardResult(posterior, z, self.decode(z))
+
+    def _prior_terms(self, posterior: Posterior, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame KL to the pseudo-input prior (B,) and the aggregate sparsity term (B,), as the authors' code."""
+        # The original divides the selector outputs by their L2 norm and then takes mean(w * a) / mean(w):
+        # a weighted mean over the pseudo-inputs, which the normalisation does not change.
+        weights = torch.sigmoid(self.selector(self.prepare_input(power)))  # (B, P)
+        weights = (weights / weights.sum(dim=1, keepdim=True))[:, :, None]  # (B, P, 1)
+        prior = self.encoder(self.pseudo_inputs)  # pseudo-inputs live in the encoder's input space: (P, L)
+        gamma_p = torch.sigmoid(self.config.pseudo_sharpness * (prior.log_spike.exp() - 0.5))
+        gamma = posterior.log_spike.exp()[:, None, :]  # (B, 1, L)
+        gaussian = kl_gaussians(posterior.mu[:, None, :], posterior.log_var[:, None, :], prior.mu[None], prior.log_var[None])
+        per_input = gamma * gaussian + kl_bernoulli(gamma, gamma_p[None])  # (B, P, L)
+        kl = (weights * per_input).sum(dim=1).sum(dim=-1)
+        mean_spike = (weights * gamma_p[None]).sum(dim=1).mean(dim=-1)  # (B,)
+        aggregate = self.config.latent_dim * kl_bernoulli(mean_spike, self.config.alpha)
+        return kl, aggregate
+
+    def kl(self, posterior: Posterior, power: torch.Tensor) -> torch.Tensor:
+        if not self.config.pseudo_inputs:
+            return kl_spike_slab(posterior, self.config.alpha)
+        kl, aggregate = self._prior_terms(posterior, power)
+        return kl + aggregate
+
+    def loss(self, power: torch.Tensor, result: ForwardResult) -> dict[str, torch.Tensor]:
+        if not self.config.pseudo_inputs:
+            return super().loss(power, result)
+        recon = itakura_saito(power, result.log_variance).mean()
+        kl, aggregate = (term.mean() for term in self._prior_terms(result.posterior, power))
+        return {"loss": recon + kl + aggregate, "recon": recon, "kl": kl, "kl_aggregate": aggregate}
+

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import torch
+
+from sdmresynth.losses import kl_standard_normal
+from sdmresynth.models import VSC, ModelConfig, build_model
+from sdmresynth.models.base import Posterior
+from sdmresynth.models.vsc import kl_spike_slab
+
+
+def test_spike_slab_kl_matches_monte_carlo():
+    torch.manual_seed(0)
+    mu = torch.tensor([0.8, -0.3, 1.5])
+    log_var = torch.tensor([-1.0, 0.2, -0.5])
+    gamma = torch.tensor([0.9, 0.3, 0.6])
+    alpha = 0.2
+    closed = kl_spike_slab(Posterior(mu[None], log_var[None], gamma.log()[None]), alpha).item()
+    n = 400_000
+    slab_on = torch.rand(n, 3) < gamma
+    z = mu + (0.5 * log_var).exp() * torch.randn(n, 3)
+    slab_q = torch.distributions.Normal(mu, (0.5 * log_var).exp()).log_prob(z) + gamma.log()
+    slab_p = torch.distributions.Normal(0.0, 1.0).log_prob(z) + np.log(alpha)
+    log_ratio = torch.where(slab_on, slab_q - slab_p, (1 - gamma).log() - np.log(1 - alpha))
+    assert closed == pytest.approx(log_ratio.sum(dim=1).mean().item(), abs=0.02)
+
+
+def test_alpha_towards_one_with_slab_always_on_is_a_vae():
+    mu, log_var = torch.randn(5, 8), torch.randn(5, 8)
+    always_on = Posterior(mu, log_var, torch.zeros(5, 8))
+    torch.testing.assert_close(kl_spike_slab(always_on, 1 - 1e-6), kl_standard_normal(mu, log_var), atol=1e-3, rtol=0)
+    model = build_model(ModelConfig(model_type="vsc", latent_dim=8, pseudo_inputs=0, slab_warmup_start=0,
+                                    slab_warmup_end=0, selector_sharpness=1e4))
+    torch.nn.init.constant_(model.encoder.log_spike.bias, 5.0)  # gamma = 1 everywhere
+    torch.nn.init.zeros_(model.encoder.log_spike.weight)
+    power = torch.rand(64, 513)
+    generator = torch.Generator().manual_seed(3)
+    z = model(power, generator).z
+    generator = torch.Generator().manual_seed(3)
+    posterior = model.encode(power)
+    eps = torch.randn(posterior.mu.shape, generator=generator)
+    slab = posterior.mu + (0.5 * posterior.log_var).exp() * eps
+    assert (z - slab).abs().max() < 1e-3 * slab.abs().max() + 1e-3
+
+
+def test_codes_are_exactly_zero_where_the_selector_is_off():
+    torch.manual_seed(1)
+    model = build_model(ModelConfig(model_type="vsc", latent_dim=16))
+    power = torch.rand(32, 513) * 10
+    codes = model.codes(power)
+    gamma = model.encode(power).log_spike.exp()
+    assert torch.all(codes[gamma <= 0.5] == 0)
+    torch.testing.assert_close(codes[gamma > 0.5], model.encode(power).mu[gamma > 0.5])
+    assert (gamma <= 0.5).any() and (gamma > 0.5).any()
+
+
+def test_pseudo_input_prior_trains_every_part():
+    model = build_model(ModelConfig(model_type="vsc", latent_dim=8, pseudo_inputs=4, alpha=0.1))
+    assert isinstance(model, VSC)
+    model.start_epoch(100)
+    power = torch.rand(16, 513)
+    terms = model.loss(power, model(power))
+    assert set(terms) == {"loss", "recon", "kl", "kl_aggregate"} and torch.isfinite(terms["loss"])
+    terms["loss"].backward()
+    for name in ("pseudo_inputs", "selector.weight", "encoder.log_spike.weight", "decoder.out.weight"):
+        assert model.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_slab_warmup_schedule_and_comparable_epochs():
+    model = build_model(ModelConfig(model_type="vsc", slab_warmup_start=2, slab_warmup_end=6))
+    weights = []
+    for epoch in range(8):
+        model.start_epoch(epoch)
+        weights.append(model.slab_weight.item())
+    assert weights == [0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert [model.comparable_epoch(e) for e in (0, 5, 6)] == [False, False, True]
+
+
+def test_lower_alpha_penalises_active_spikes_more():
+    posterior = Posterior(torch.zeros(1, 4), torch.zeros(1, 4), torch.full((1, 4), np.log(0.9)))
+    assert kl_spike_slab(posterior, 0.01) > kl_spike_slab(posterior, 0.5)
