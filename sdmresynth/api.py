@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio import Audio, read_audio, resample, write_audio
+from .audio import Audio, peak_level, read_audio, resample, write_audio
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .device import resolve_device
 from .metrics import hoyer
@@ -64,15 +64,9 @@ def load_model(name_or_path: str = "sdm-vae", device: str = "auto") -> LoadedMod
     return LoadedModel(model, name, path, checkpoint.metadata, target)
 
 
-def _peak(samples: np.ndarray) -> float:
-    """The peak-normalisation factor of a signal (1 for silence, which stays silent)."""
-    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
-    return peak if peak > 0 else 1.0
-
-
 def _blocks(samples: np.ndarray, block_frames: int):
     """(spec, power) of the peak-normalised signal, block_frames frames at a time: (T, F) each."""
-    scale = _peak(samples)
+    scale = peak_level(samples)
     n_frames = frame_count(len(samples), STFT)
     for start in range(0, n_frames, block_frames):
         spec = stft(samples, STFT, start, min(start + block_frames, n_frames)) / scale
@@ -103,10 +97,10 @@ def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
 def resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
     """Encode -> posterior mean -> decode -> sqrt(sigma^2) with the input's phase -> iSTFT.
 
-    Works block_frames frames at a time (bounded memory; identical output). Returns (n,) float64 at the
-    input's level and length.
+    Works block_frames frames at a time (bounded memory; identical output). Returns (n,) at the input's level
+    and length, float32 for float32 input, float64 otherwise.
     """
-    out = np.empty(len(samples))
+    out = np.empty(len(samples), dtype=np.result_type(samples.dtype, np.float32))
     ola = OverlapAdd(len(samples), STFT)
     filled = 0
     with torch.no_grad():
@@ -116,7 +110,8 @@ def resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int = B
             out[filled : filled + len(chunk)] = chunk
             filled += len(chunk)
     out[filled:] = ola.finish()
-    return out * _peak(samples)
+    out *= peak_level(samples)
+    return out
 
 
 def resynthesise_file(loaded: LoadedModel, source: Path, target: Path, keep_rate: bool = False) -> Audio:

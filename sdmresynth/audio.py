@@ -21,7 +21,7 @@ MODEL_RATE = 16000
 class Audio:
     """A mono signal at `sample_rate`, with notices about what loading changed."""
 
-    samples: np.ndarray  # (n,) float64
+    samples: np.ndarray  # (n,) float32 (float64 after resampling)
     sample_rate: int
     source_rate: int
     source_length: int
@@ -41,7 +41,7 @@ def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty file")
     try:
-        data, rate = sf.read(path, dtype="float64", always_2d=True)
+        data, rate = sf.read(path, dtype="float32", always_2d=True)  # exact for 8-24 bit; half of float64's memory
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         reason = reason.split(": ", 1)[-1] if reason.startswith("Error opening") else reason
@@ -58,7 +58,7 @@ def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
         notices.append(f"{path}: truncated file: {data.shape[0]} of {declared} samples present")
     if data.shape[1] > 1:
         notices.append(f"{path}: mixed {data.shape[1]} channels to mono")
-    samples = data.mean(axis=1)
+    samples = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float64).astype(np.float32)
     if rate != target_rate:
         samples = resample(samples, rate, target_rate)
         notices.append(f"{path}: resampled from {rate} Hz to {target_rate} Hz")
@@ -79,6 +79,12 @@ def _declared_wav_frames(path: Path) -> int | None:
     return None if size == 0xFFFFFFFF or frame_bytes == 0 else size // frame_bytes
 
 
+def peak_level(samples: np.ndarray) -> float:
+    """max |x|, the factor of peak normalisation (1.0 for silence, which stays silent)."""
+    peak = max(float(samples.max()), -float(samples.min())) if len(samples) else 0.0
+    return peak if peak > 0 else 1.0
+
+
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Polyphase resampling (scipy.signal.resample_poly) between integer rates."""
     if rate_in == rate_out:
@@ -90,8 +96,9 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> int:
     """Write 16-bit PCM WAV atomically (temp file + rename); returns how many samples were clipped."""
     path = Path(path)
-    clipped = int(np.count_nonzero(np.abs(samples) > 1.0))
-    samples = np.clip(samples, -1.0, 1.0)
+    clipped = int(np.count_nonzero(samples > 1.0) + np.count_nonzero(samples < -1.0))
+    if clipped:
+        samples = np.clip(samples, -1.0, 1.0)
 
     def write(handle_path: str) -> None:
         sf.write(handle_path, samples, sample_rate, subtype="PCM_16", format="WAV")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import read_audio
+from .audio import peak_level, read_audio
 from .errors import UserError
 from .stft import StftConfig, power_spectrogram, stft
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 TRIM_TOP_DB = 30.0
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: audio read as float32
 
 
 def find_audio(directory: Path) -> list[Path]:
@@ -78,10 +78,7 @@ def trim_silence(power: np.ndarray, top_db: float = TRIM_TOP_DB) -> np.ndarray:
 def file_frames(path: Path, cfg: StftConfig) -> np.ndarray:
     """Power frames (T, F) of one file: 16 kHz mono, peak-normalised, silence at the ends trimmed."""
     audio = read_audio(path, cfg.sample_rate)
-    peak = np.abs(audio.samples).max()
-    if peak == 0:
-        return np.zeros((0, cfg.n_bins), dtype=np.float32)
-    return trim_silence(power_spectrogram(stft(audio.samples / peak, cfg)))
+    return trim_silence(power_spectrogram(stft(audio.samples / peak_level(audio.samples), cfg)))
 
 
 @dataclass

@@ -43,14 +43,14 @@ class ModelSummary:
 def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | None = None) -> FileScore:
     """Analyse, encode, resynthesise and score one file against its peak-normalised 16 kHz input."""
     from .api import encode, load_model, read_audio, resynthesise, write_audio
+    from .audio import peak_level
 
     loaded = _WORKER_MODELS.get(model_name)
     if loaded is None:
         loaded = _WORKER_MODELS[model_name] = load_model(model_name, device)
     try:
         audio = read_audio(path)
-        peak = np.max(np.abs(audio.samples))
-        reference = audio.samples / peak if peak > 0 else audio.samples
+        reference = audio.samples.astype(np.float64) / peak_level(audio.samples)
         estimate = resynthesise(loaded, reference)
         metrics = quality_metrics(reference, estimate)
         metrics["hoyer"] = float(encode(loaded, reference).hoyer.mean())

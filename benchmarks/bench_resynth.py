@@ -1,0 +1,64 @@
+"""Resynthesis speed: real-time factor of model + DSP on a 10 s file, whole-CLI wall time against
+`python -c "import torch"`, and start-up of `sdmresynth --help` / `models` (which must not import torch).
+
+    python benchmarks/bench_resynth.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from common import ROOT, Timer, parse, report
+
+import sdmresynth.api as sdm
+
+
+def wall(command: list[str], repeats: int) -> float:
+    """Best of `repeats` wall times of a command, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        with Timer() as t:
+            subprocess.run(command, check=True, capture_output=True)
+        best = min(best, t.seconds)
+    return best
+
+
+def main() -> None:
+    args = parse(__doc__.splitlines()[0])
+    repeats = 1 if args.quick else 5
+    speech, rate = sf.read(ROOT / "examples" / "speech.wav")
+    ten_seconds = np.resize(speech, 10 * rate)
+    model = sdm.load_model("sdm-vae", "cpu")
+    sdm.resynthesise(model, ten_seconds)  # warm up
+    runs = []
+    for _ in range(repeats):
+        with Timer() as t:
+            sdm.resynthesise(model, ten_seconds)
+        runs.append(t.seconds)
+    rtf = min(runs) / 10.0
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "in.wav", Path(folder) / "out.wav"
+        sf.write(source, ten_seconds, rate)
+        cli = wall([sys.executable, "-m", "sdmresynth.cli", "resynth", str(source), str(target), "--device", "cpu"],
+                   repeats)
+    torch_import = wall([sys.executable, "-c", "import torch"], repeats)
+    help_time = wall([sys.executable, "-m", "sdmresynth.cli", "--help"], repeats)
+    models_time = wall([sys.executable, "-m", "sdmresynth.cli", "models"], repeats)
+    rows = [
+        {"what": "model + DSP, 10 s file (real-time factor)", "value": rtf, "target": "<= 0.01"},
+        {"what": "CLI resynth of a 10 s file (s)", "value": cli, "target": f"<= 1.3 x import torch"},
+        {"what": "python -c 'import torch' (s)", "value": torch_import, "target": ""},
+        {"what": "CLI resynth / import torch", "value": cli / torch_import, "target": "<= 1.3"},
+        {"what": "sdmresynth --help (s)", "value": help_time, "target": "< 0.3"},
+        {"what": "sdmresynth models (s)", "value": models_time, "target": "< 0.3"},
+    ]
+    report("resynthesis and CLI speed", rows, args, model=model.name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Training throughput of an L = 64 SDM-VAE at batch 128 (frames per second), against the machine's
+FLOP ceiling, an ideal loop over in-memory tensors and a plain Dataset/DataLoader loop, side by side.
+
+    python benchmarks/bench_training.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import Timer, parse, report, speech_files
+from torch.utils.data import DataLoader, TensorDataset
+
+from sdmresynth.data import load_frames
+from sdmresynth.models import ModelConfig, build_model
+from sdmresynth.stft import StftConfig
+from sdmresynth.train import TrainConfig, train_model
+
+CONFIG = ModelConfig(model_type="sdm-vae", latent_dim=64, atoms=64)
+BATCH = 128
+FLOP_PER_FRAME = 0.94e6  # forward + backward of 513-128-64(x2) / 64-128-513
+
+
+def flop_ceiling(steps: int) -> float:
+    """Frames/s if the machine ran only the model's matrix products (forward and backward) at batch 128."""
+    shapes = [(BATCH, 513, 128), (BATCH, 128, 64), (BATCH, 128, 64), (BATCH, 64, 128), (BATCH, 128, 513)]
+    mats = [(torch.randn(b, i), torch.randn(i, o)) for b, i, o in shapes]
+    flop = sum(2 * b * i * o for b, i, o in shapes) * 3  # forward, grad wrt input, grad wrt weight
+    for a, w in mats:  # warm up
+        a @ w
+    with Timer() as t:
+        for _ in range(steps):
+            for a, w in mats:
+                y = a @ w
+                y @ w.T
+                a.T @ y
+    gflops = flop * steps / t.seconds / 1e9
+    return gflops * 1e9 / FLOP_PER_FRAME, gflops
+
+
+def ideal_loop(frames: torch.Tensor, steps: int) -> float:
+    """Same model and optimizer, batches drawn from an in-memory tensor, nothing else."""
+    model = build_model(CONFIG)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    order = torch.randperm(len(frames))
+    with Timer() as t:
+        for step in range(steps):
+            batch = frames[order[(step * BATCH) % (len(frames) - BATCH):][:BATCH]]
+            loss = model.loss(batch, model(batch))["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return steps * BATCH / t.seconds
+
+
+def dataloader_loop(frames: torch.Tensor, steps: int) -> float:
+    """What a researcher would write first: TensorDataset + shuffling DataLoader."""
+    model = build_model(CONFIG)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loader = DataLoader(TensorDataset(frames), batch_size=BATCH, shuffle=True)
+    done = 0
+    with Timer() as t:
+        while done < steps:
+            for (batch,) in loader:
+                loss = model.loss(batch, model(batch))["loss"]
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                done += 1
+                if done == steps:
+                    break
+    return steps * BATCH / t.seconds
+
+
+def sdmresynth_loop(train: np.ndarray, val: np.ndarray, epochs: int) -> tuple[float, float]:
+    """train_model itself: frames/s over the training part of an epoch, and validation time / epoch time."""
+    validation = {}
+
+    with tempfile.TemporaryDirectory() as folder:
+        import sdmresynth.train as train_module
+
+        original = train_module._validation_loss
+
+        def timed_validation(*args):
+            with Timer() as t:
+                value = original(*args)
+            validation.setdefault("seconds", []).append(t.seconds)
+            return value
+
+        train_module._validation_loss = timed_validation
+        try:
+            _, state = train_model(CONFIG, TrainConfig(max_epochs=epochs), train, val, Path(folder) / "m.pt",
+                                   torch.device("cpu"))
+        finally:
+            train_module._validation_loss = original
+    epoch_seconds = sum(h["seconds"] for h in state.history)
+    val_seconds = sum(validation["seconds"])
+    return len(train) * epochs / (epoch_seconds - val_seconds), val_seconds / epoch_seconds
+
+
+def main() -> None:
+    args = parse(__doc__.splitlines()[0])
+    files = speech_files(limit=8 if args.quick else None)
+    frames = load_frames(files, StftConfig()).frames
+    val = frames[: len(frames) // 8]
+    steps = 30 if args.quick else 1500
+    tensor = torch.from_numpy(frames)
+    ceiling, gflops = flop_ceiling(steps)
+    ideal = ideal_loop(tensor, steps)
+    loader = dataloader_loop(tensor, steps)
+    ours, validation_share = sdmresynth_loop(frames, val, epochs=1 if args.quick else 3)
+    rows = [
+        {"loop": "FLOP ceiling (matmuls only)", "frames_per_s": ceiling, "vs_ideal": ceiling / ideal},
+        {"loop": "ideal in-memory loop", "frames_per_s": ideal, "vs_ideal": 1.0},
+        {"loop": "Dataset/DataLoader loop", "frames_per_s": loader, "vs_ideal": loader / ideal},
+        {"loop": "sdmresynth train_model", "frames_per_s": ours, "vs_ideal": ours / ideal},
+    ]
+    report("training throughput, SDM-VAE L=64 K=64, batch 128", rows, args, threads=torch.get_num_threads(),
+           matmul_gflops=gflops, ours_vs_flop_ceiling=ours / ceiling, validation_share_of_epoch=validation_share,
+           train_frames=len(frames))
+
+
+if __name__ == "__main__":
+    main()
