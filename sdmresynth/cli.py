@@ -184,12 +184,17 @@ def models(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the per-model summaries.")
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV.")
 @click.option("--out-dir", type=click.Path(path_type=Path), help="Also write each resynthesis here.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write the Table-1 results page (docs/results.md).")
 @DEVICE
-def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, device) -> None:
+def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, report, device) -> None:
     """Score models on a test set: PESQ (wb, nb), STOI, ESTOI, SI-SDR and Hoyer sparsity, like Table 1."""
     from .scoring_cli import run_scoring
 
-    run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device)
+    summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device)
+    if report:
+        from .report import write_report
+
+        write_report(report, summaries, (list_file or data).as_posix())
 
 
 @main.command()

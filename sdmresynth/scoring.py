@@ -112,7 +112,7 @@ def summarise(scores: list[FileScore]) -> list[ModelSummary]:
         good = [s.metrics for s in rows if not s.error]
         mean, ci95 = {}, {}
         for metric in METRIC_NAMES:
-            values = np.array([g[metric] for g in good])
+            values = np.array([g[metric] for g in good if metric in g])  # systems without codes have no hoyer
             mean[metric] = float(values.mean()) if len(values) else math.nan
             ci95[metric] = float(1.96 * values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
         failures = [(s.file, s.error) for s in rows if s.error]
