@@ -64,6 +64,8 @@ def main() -> None:
 @click.option("--patience", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--max-epochs", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--grad-clip", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Clip the global gradient norm to this (0: off, as the paper).")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch's default, all cores).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Where frame tensors are cached "
               "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
@@ -71,7 +73,7 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
 @DEVICE
 def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary, atoms, hidden_dim, input_transform,
-          standardise_input, alpha, pseudo_inputs, selector_sharpness, slab_warmup, lr, batch_size, patience, max_epochs, seed, threads, cache_dir, no_cache, resume, device) -> None:
+          standardise_input, alpha, pseudo_inputs, selector_sharpness, slab_warmup, lr, batch_size, patience, max_epochs, seed, grad_clip, threads, cache_dir, no_cache, resume, device) -> None:
     """Train a VAE, SDM-VAE or VSC with the paper's protocol (Adam, early stopping on validation loss)."""
     from rich.console import Console
 
@@ -90,7 +92,8 @@ def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary,
                                    slab_warmup_end=slab_warmup[1])
     except ValueError as error:
         raise UserError(str(error)) from None
-    train_config = TrainConfig(lr=lr, batch_size=batch_size, patience=patience, max_epochs=max_epochs, seed=seed)
+    train_config = TrainConfig(lr=lr, batch_size=batch_size, patience=patience, max_epochs=max_epochs, seed=seed,
+                               grad_clip=grad_clip)
     files = gather_files(data, train_lists, val_lists)
     sources = ({"train": [str(p) for p in train_lists], "val": [str(p) for p in val_lists]} if train_lists
                else {"train": [f"speaker split of {data}"], "val": [f"speaker split of {data}"]})

@@ -27,6 +27,7 @@ class TrainConfig:
     patience: int = 20
     max_epochs: int = 500
     seed: int = 0
+    grad_clip: float = 0.0  # max global gradient L2 norm; 0: no clipping (the paper's protocol)
 
 
 @dataclass
@@ -60,6 +61,7 @@ def state_path(out: Path) -> Path:
 def _same_protocol(saved: dict[str, Any], config: TrainConfig) -> bool:
     """Whether a saved run can continue under config (only --max-epochs may change on resume)."""
     wanted = asdict(config)
+    saved = asdict(TrainConfig()) | saved  # settings added since the run started take their defaults
     return {k: v for k, v in saved.items() if k != "max_epochs"} == {k: v for k, v in wanted.items() if k != "max_epochs"}
 
 
@@ -136,6 +138,8 @@ def train_model(
             loss = model.loss(batch, model(batch, noise))["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             model.after_step()
             total += loss.item() * len(batch)

@@ -75,3 +75,19 @@ def test_split_by_speaker_is_disjoint(tmp_path):
     train, val = split_by_speaker(paths)
     assert {p.parent for p in train}.isdisjoint({p.parent for p in val})
     assert len(train) + len(val) == 60 and len(val) == 6
+
+
+def test_runs_saved_before_a_setting_existed_still_resume():
+    from dataclasses import asdict
+
+    from sdmresynth.train import _same_protocol
+
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k != "grad_clip"}
+    assert _same_protocol(old, TrainConfig(max_epochs=900))
+    assert not _same_protocol(old, TrainConfig(grad_clip=10.0))
+
+
+def test_gradient_clipping_trains(tmp_path, frames):
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3, grad_clip=1.0), *frames, tmp_path / "m.pt",
+                           torch.device("cpu"))
+    assert load_checkpoint(tmp_path / "m.pt").metadata["train_config"]["grad_clip"] == 1.0
