@@ -106,24 +106,55 @@ def _print_notices(notices: list[str]) -> None:
         click.echo(f"note: {notice}", err=True)
 
 
+WORKERS = click.option("--workers", type=click.IntRange(0), default=1, show_default=True,
+                       help="Worker processes for several inputs (0: one per CPU).")
+
+
+def _is_batch(sources: tuple[Path, ...]) -> bool:
+    return len(sources) > 1 or sources[0].is_dir()
+
+
 @main.command()
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="The .npz to write (default: SOURCE with "
-              "suffix .codes.npz).")
+              "suffix .codes.npz); with several inputs or a directory, the folder to write into.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Also draw spectrograms and code activity to this PNG "
+              "(needs matplotlib: pip install sdmresynth[plot]).")
 @MODEL
 @DEVICE
+@WORKERS
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
-def encode(source: Path, output: Path | None, model_name: str, device: str, as_json: bool) -> None:
-    """Write the sparse codes of SOURCE (posterior means) to an .npz and summarise them."""
+def encode(sources: tuple[Path, ...], output: Path | None, plot: Path | None, model_name: str, device: str,
+           workers: int, as_json: bool) -> None:
+    """Write the sparse codes of SOURCES (files or folders) to .npz files and summarise them."""
     import json
 
-    from .encoding_cli import encode_to_file, print_summary
+    from .api import load_model
+    from .encoding_cli import encode_file, print_summary
 
+    if _is_batch(sources):
+        if plot:
+            raise UserError("--plot draws one file: give a single input")
+        from .batch_cli import run_batch
+
+        run_batch(encode_file, list(sources), output, ".codes.npz", model_name, device, workers, as_json)
+        return
+    source = sources[0]
     output = output or source.with_name(source.stem + ".codes.npz")
     if output.exists() and source.exists() and output.resolve() == source.resolve():
         raise UserError(f"{output}: refusing to overwrite the input")
-    summary, notices = encode_to_file(source, output, model_name, device)
+    if plot:
+        from .plots import require_matplotlib
+
+        require_matplotlib()
+    loaded = load_model(model_name, device)
+    notices, summary = encode_file(loaded, source, output)
     _print_notices(notices)
+    if plot:
+        from .plots import plot_encoding
+
+        plot_encoding(loaded, source, plot)
+        summary["plot"] = str(plot)
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -131,22 +162,37 @@ def encode(source: Path, output: Path | None, model_name: str, device: str, as_j
 
 
 @main.command()
-@click.argument("source", type=click.Path(path_type=Path))
-@click.argument("target", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @MODEL
 @DEVICE
+@WORKERS
 @click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
 @click.option("--overwrite", is_flag=True, help="Allow TARGET to be SOURCE.")
-def resynth(source: Path, target: Path, model_name: str, device: str, keep_rate: bool, overwrite: bool) -> None:
-    """Resynthesise SOURCE into TARGET: STFT, encode, decode, inverse STFT with the input's phase."""
-    from .api import load_model, resynthesise_file
+def resynth(paths: tuple[Path, ...], model_name: str, device: str, workers: int, keep_rate: bool,
+            overwrite: bool) -> None:
+    """Resynthesise SOURCE... into TARGET: STFT, encode, decode, inverse STFT with the input's phase.
 
+    One input file: TARGET is the output file. Several inputs or a folder: TARGET is a folder, and the
+    folder structure below each input folder is kept.
+    """
+    from .api import load_model
+    from .encoding_cli import resynthesise_job
+
+    if len(paths) < 2:
+        raise UserError("give SOURCE... TARGET")
+    sources, target = paths[:-1], paths[-1]
+    if _is_batch(sources):
+        from .batch_cli import run_batch
+
+        run_batch(resynthesise_job, list(sources), target, ".wav", model_name, device, workers, keep_rate=keep_rate)
+        return
+    source = sources[0]
     if target.exists() and source.exists() and target.resolve() == source.resolve() and not overwrite:
         raise UserError(f"{target}: is the input file; pass --overwrite to replace it")
     loaded = load_model(model_name, device)
-    audio = resynthesise_file(loaded, source, target, keep_rate=keep_rate)
-    _print_notices(audio.notices)
-    click.echo(f"wrote {target} ({len(audio.samples) / audio.sample_rate:.2f} s, model {loaded.name})", err=True)
+    notices, summary = resynthesise_job(loaded, source, target, keep_rate)
+    _print_notices(notices)
+    click.echo(f"wrote {target} ({summary['seconds']:.2f} s, model {loaded.name})", err=True)
 
 
 @main.command()
@@ -188,12 +234,18 @@ def models(as_json: bool) -> None:
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV.")
 @click.option("--out-dir", type=click.Path(path_type=Path), help="Also write each resynthesis here.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the Table-1 results page (docs/results.md).")
+@click.option("--plot", type=click.Path(path_type=Path), help="Draw per-model metric distributions to this PNG "
+              "(needs matplotlib).")
 @DEVICE
-def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, report, device) -> None:
+def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, report, plot, device) -> None:
     """Score models on a test set: PESQ (wb, nb), STOI, ESTOI, SI-SDR and Hoyer sparsity, like Table 1."""
     from .scoring_cli import run_scoring
 
-    summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device)
+    if plot:
+        from .plots import require_matplotlib
+
+        require_matplotlib()
+    summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device, plot)
     if report:
         from .report import write_report
 

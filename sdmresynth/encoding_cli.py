@@ -1,4 +1,4 @@
-"""`sdmresynth encode`: codes to an .npz file and a readable (or JSON) summary."""
+"""`sdmresynth encode` and `resynth` on files: the per-file jobs, the codes file, a readable summary, a picture."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from .api import STFT, encode, load_model, read_audio
+from .api import STFT, LoadedModel, encode, read_audio, resynthesise_file
 from .audio import write_atomically
 
 TOP_ATOMS = 8
 
 
-def encode_to_file(source: Path, output: Path, model_name: str, device: str) -> tuple[dict[str, Any], list[str]]:
-    """Encode source, write codes/z/hoyer to output (.npz, atomically); return a summary and notices."""
+def encode_file(loaded: LoadedModel, source: Path, output: Path) -> tuple[list[str], dict[str, Any]]:
+    """Encode source, write codes/z/hoyer to output (.npz, atomically); return notices and a summary."""
     audio = read_audio(source)
-    loaded = load_model(model_name, device)
     encoding = encode(loaded, audio.samples)
     frame_hoyer = encoding.hoyer
 
@@ -40,7 +39,14 @@ def encode_to_file(source: Path, output: Path, model_name: str, device: str) -> 
         "hoyer": float(frame_hoyer.mean()),
         "top_atoms": [{"atom": int(k), "mean_abs": float(activity[k])} for k in top],
     }
-    return summary, audio.notices
+    return audio.notices, summary
+
+
+def resynthesise_job(loaded: LoadedModel, source: Path, target: Path, keep_rate: bool = False
+                     ) -> tuple[list[str], dict[str, Any]]:
+    """Resynthesise source into target; return notices and a summary."""
+    audio = resynthesise_file(loaded, source, target, keep_rate=keep_rate)
+    return audio.notices, {"file": str(source), "output": str(target), "seconds": len(audio.samples) / audio.sample_rate}
 
 
 def print_summary(summary: dict[str, Any]) -> None:

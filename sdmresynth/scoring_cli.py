@@ -52,7 +52,7 @@ def write_csv(path: Path, scores: list[FileScore]) -> None:
 
 
 def run_scoring(model_names: list[str], data: Path | None, list_file: Path | None, workers: int, as_json: bool,
-                csv_file: Path | None, out_dir: Path | None, device: str) -> list[ModelSummary]:
+                csv_file: Path | None, out_dir: Path | None, device: str, plot: Path | None = None) -> list[ModelSummary]:
     if (data is None) == (list_file is None):
         raise UserError("give exactly one of --data DIR or --list FILE")
     files = files_from(list_file or data)
@@ -68,6 +68,10 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     summaries = summarise(scores)
     if csv_file:
         write_csv(csv_file, scores)
+    if plot:
+        from .plots import plot_scores
+
+        plot_scores(scores, plot)
     for s in summaries:
         for file, reason in s.failures:
             console.print(f"[yellow]not scored[/] ({escape(s.name)}) {escape(file)}: {escape(reason)}")

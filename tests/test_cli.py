@@ -136,3 +136,65 @@ def test_help_and_models_do_not_import_torch():
                 "assert 'torch' not in sys.modules, 'torch imported'")
         completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert completed.returncode == 0, completed.stderr
+
+
+def test_batch_resynth_keeps_structure_lists_failures_and_uses_workers(tmp_path, tiny_model):
+    corpus = tmp_path / "corpus"
+    (corpus / "a" / "b").mkdir(parents=True)
+    shutil.copy(SPEECH, corpus / "a" / "one.wav")
+    shutil.copy(COMMAND, corpus / "a" / "b" / "two.wav")
+    (corpus / "a" / "broken.wav").write_text("not audio")
+    out = tmp_path / "out"
+    result = run("resynth", corpus, out, "-m", tiny_model, "--workers", "2")
+    assert result.exit_code == 1  # one input failed
+    assert (out / "a" / "one.wav").is_file() and (out / "a" / "b" / "two.wav").is_file()
+    assert "broken.wav" in result.output and "wrote 2 of 3 files" in result.output
+    assert sf.info(out / "a" / "b" / "two.wav").frames == sf.info(COMMAND).frames
+
+
+def test_batch_encode_json(tmp_path, tiny_model):
+    out = tmp_path / "codes"
+    result = run("encode", SPEECH, COMMAND, "-o", out, "-m", tiny_model, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output[result.output.index('{"files"'):].splitlines()[0])
+    assert len(payload["files"]) == 2 and payload["failed"] == []
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.stem + ".codes.npz" for p in (SPEECH, COMMAND))
+
+
+def test_batch_refuses_colliding_outputs(tmp_path, tiny_model):
+    (tmp_path / "x").mkdir()
+    shutil.copy(SPEECH, tmp_path / "x" / "clip.wav")
+    shutil.copy(COMMAND, tmp_path / "clip.flac")
+    result = run("resynth", tmp_path / "x" / "clip.wav", tmp_path / "clip.flac", tmp_path / "out", "-m", tiny_model)
+    assert result.exit_code == 1 and "would be written there" in result.output
+
+
+def test_encode_plot_draws_a_png(tmp_path, tiny_model):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "codes.png"
+    result = run("encode", SPEECH, "-o", tmp_path / "c.npz", "-m", tiny_model, "--plot", picture)
+    assert result.exit_code == 0, result.output
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_a_clear_error(tmp_path, tiny_model, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    result = run("encode", SPEECH, "-o", tmp_path / "c.npz", "-m", tiny_model, "--plot", tmp_path / "p.png")
+    assert result.exit_code == 1 and "pip install 'sdmresynth[plot]'" in result.output
+
+
+def test_score_plot(tmp_path, tiny_model):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "scores.png"
+    result = run("score", "-m", tiny_model, "--data", SPEECH.parent, "--workers", "1", "--plot", picture)
+    assert result.exit_code == 0, result.output
+    assert picture.read_bytes()[:4] == b"\x89PNG"

@@ -79,11 +79,15 @@ def test_broken_files_fail_cleanly_on_every_command(tmp_path, tiny_model, broken
         assert source.read_bytes() == before
 
 
-def test_missing_path_and_directory(tmp_path, tiny_model):
+def test_missing_path_and_directory_without_audio(tmp_path, tiny_model):
+    empty = tmp_path / "empty"
+    empty.mkdir()
     for command in ("resynth", "encode"):
         extra = [tmp_path / "o.wav"] if command == "resynth" else []
         assert_clean_failure(run(command, tmp_path / "missing.wav", *extra, "-m", tiny_model), "no such file")
-        assert_clean_failure(run(command, tmp_path, *extra, "-m", tiny_model), "is a directory")
+        assert_clean_failure(run(command, empty, *extra, "-m", tiny_model), "no audio files")
+    (tmp_path / "file.txt").write_text("x")
+    assert_clean_failure(run("resynth", SPEECH.parent, tmp_path / "file.txt", "-m", tiny_model), "not a folder")
 
 
 def test_score_lists_broken_files_and_goes_on(tmp_path, tiny_model, broken):
