@@ -5,6 +5,7 @@ Heavy imports (torch, numpy, scipy) happen inside the commands so that `--help` 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary,
     sources = ({"train": [str(p) for p in train_lists], "val": [str(p) for p in val_lists]} if train_lists
                else {"train": [f"speaker split of {data}"], "val": [f"speaker split of {data}"]})
     cache = None if no_cache else (cache_dir or default_cache_dir())
-    run_training(model_config, train_config, files, sources, out, device, threads, resume, cache, Console(soft_wrap=True))
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    run_training(model_config, train_config, files, sources, out, device, threads, resume, cache,
+                 Console(soft_wrap=True, quiet=not main_process))
 
 
 def _print_notices(notices: list[str]) -> None:
@@ -117,7 +120,7 @@ def _is_batch(sources: tuple[Path, ...]) -> bool:
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="The .npz to write (default: SOURCE with "
-              "suffix .codes.npz); with several inputs or a directory, the folder to write into.")
+              "suffix .codes.npz); with several inputs or a folder, the folder to write into (default: next to each).")
 @click.option("--plot", type=click.Path(path_type=Path), help="Also draw spectrograms and code activity to this PNG "
               "(needs matplotlib: pip install sdmresynth[plot]).")
 @MODEL

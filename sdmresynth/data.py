@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import peak_level, read_audio
+from .audio import peak_level, read_audio, write_atomically
 from .errors import UserError
 from .stft import StftConfig, power_spectrogram, stft
 
@@ -122,7 +122,10 @@ def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = Non
     result = FrameSet(frames, files, skipped)
     if cache_file:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        temp = cache_file.with_suffix(".tmp.npz")
-        np.savez(temp, frames=frames, files=np.array(files, dtype=str), skipped=np.array(skipped, dtype=str))
-        os.replace(temp, cache_file)
+
+        def write(temp: str) -> None:
+            with open(temp, "wb") as handle:
+                np.savez(handle, frames=frames, files=np.array(files, dtype=str), skipped=np.array(skipped, dtype=str))
+
+        write_atomically(cache_file, write)  # a unique temporary name: processes may fill the cache together
     return result

@@ -10,10 +10,12 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from . import distributed
+from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import UserError
-from .models import ModelConfig, SpectralVAE, build_model
+from .models import ModelConfig, Noise, SpectralVAE, build_model
 
 VAL_BATCH = 8192
 
@@ -77,7 +79,7 @@ def _validation_loss(model: SpectralVAE, frames: torch.Tensor, seed: int) -> flo
     with torch.no_grad():
         for start in range(0, len(frames), VAL_BATCH):
             batch = frames[start : start + VAL_BATCH]
-            total += model.loss(batch, model(batch, generator))["loss"].item() * len(batch)
+            total += model.loss(batch, model(batch, Noise(generator)))["loss"].item() * len(batch)
     model.train()
     return total / len(frames)
 
@@ -100,6 +102,10 @@ def train_model(
     """
     if len(train_frames) == 0 or len(val_frames) == 0:
         raise UserError("no training or validation frames (are the files silent or unreadable?)")
+    device = distributed.local_device(device)
+    shard = distributed.start(device)
+    if config.batch_size % shard.world:
+        raise UserError(f"--batch-size {config.batch_size} must be a multiple of the {shard.world} processes")
     torch.manual_seed(config.seed)
     model = build_model(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -126,18 +132,23 @@ def train_model(
     val_x = torch.from_numpy(val_frames).to(device)
     if not resume:
         model.fit_input_standardisation(train_x)
-    steps = -(-len(train_x) // config.batch_size)
+    # Every process shuffles alike and takes rows rank, rank + world, ... of each global batch; the last,
+    # partial batch is cut to a multiple of the process count (at most world - 1 frames an epoch).
+    usable = len(train_x) - (len(train_x) % config.batch_size) % shard.world
+    steps = -(-usable // config.batch_size)
+    network = DistributedDataParallel(model) if shard.world > 1 else model
     model.train()
     while state.epoch < config.max_epochs and state.bad_epochs < config.patience:
         started = time.perf_counter()
         model.start_epoch(state.epoch)
-        order = torch.randperm(len(train_x), generator=shuffle).to(device)
+        order = torch.randperm(len(train_x), generator=shuffle)[:usable].to(device)
         total = 0.0
         for step in range(steps):
-            batch = train_x[order[step * config.batch_size : (step + 1) * config.batch_size]]
-            loss = model.loss(batch, model(batch, noise))["loss"]
+            rows = order[step * config.batch_size : (step + 1) * config.batch_size][shard.rank :: shard.world]
+            batch = train_x[rows]
+            loss = model.loss(batch, network(batch, Noise(noise, shard.rank, shard.world)))["loss"]
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # DistributedDataParallel averages the gradients of the processes' equal shares
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
@@ -145,7 +156,8 @@ def train_model(
             total += loss.item() * len(batch)
             if on_step:
                 on_step(step + 1, steps)
-        val_loss = _validation_loss(model, val_x, config.seed)
+        total = distributed.total(total, shard, device)
+        val_loss = _validation_loss(model, val_x, config.seed)  # the same on every process: stopping agrees
         comparable = model.comparable_epoch(state.epoch)  # warm-up epochs neither count nor become "best"
         state.epoch += 1
         if comparable and val_loss < state.best_val_loss:
@@ -155,7 +167,7 @@ def train_model(
             state.bad_epochs += 1
         seconds = time.perf_counter() - started
         state.seconds += seconds
-        train_loss = total / len(train_x)
+        train_loss = total / usable
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
         extra = {
             "train_config": asdict(config),
@@ -165,8 +177,9 @@ def train_model(
             "noise_rng": noise.get_state().cpu(),
             "state": asdict(state),
         }
-        save_checkpoint(saved_state, model_config, model.state_dict(), metadata or {}, "training-state", extra)
-        if on_epoch:
+        if shard.is_main:
+            save_checkpoint(saved_state, model_config, model.state_dict(), metadata or {}, "training-state", extra)
+        if on_epoch and shard.is_main:
             on_epoch(EpochReport(state.epoch, train_loss, val_loss, state.best_val_loss, state.best_epoch, seconds))
 
     state.stopped = "early stopping" if state.bad_epochs >= config.patience else "max epochs"
@@ -180,14 +193,13 @@ def train_model(
         best_val_loss=state.best_val_loss,
         stopped_by=state.stopped,
         train_seconds=round(state.seconds, 1),
-        machine=f"{platform.machine()} {platform.processor() or ''} {device.type} x{torch.get_num_threads()} threads".strip(),
+        machine=f"{platform.machine()} {platform.processor() or ''} {device.type} x{torch.get_num_threads()} threads"
+                f"{f' x{shard.world} processes' if shard.world > 1 else ''}".strip(),
         torch_version=str(torch.__version__),
         history=state.history,
     )
-    save_checkpoint(out, model_config, model.state_dict(), final_metadata)
+    if shard.is_main:
+        save_checkpoint(out, model_config, model.state_dict(), final_metadata)
+    distributed.barrier(shard)
     return model.eval(), state
 
-
-def load_trained(path: Path) -> SpectralVAE:
-    """The model saved by train_model (best weights)."""
-    return model_from_checkpoint(load_checkpoint(path), path)

@@ -31,3 +31,22 @@ def test_encode_and_decode_shapes(loaded, speech):
     assert encoding.codes.shape == (frames, 16) and encoding.z.shape == (frames, 8)
     assert ((encoding.hoyer >= 0) & (encoding.hoyer <= 1)).all()
     assert sdm.decode(loaded, encoding.z).shape == (frames, 513)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(tiny_model, speech):
+    cpu = sdm.load_model(str(tiny_model), device="cpu")
+    gpu = sdm.load_model(str(tiny_model), device="cuda")
+    np.testing.assert_allclose(sdm.resynthesise(gpu, speech), sdm.resynthesise(cpu, speech), atol=1e-4)
+    np.testing.assert_allclose(sdm.encode(gpu, speech).codes, sdm.encode(cpu, speech).codes, atol=1e-3)
+
+
+def test_cuda_request_without_a_gpu_is_a_clear_error(tiny_model, monkeypatch):
+    import torch
+
+    from sdmresynth.errors import UserError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="no CUDA device"):
+        sdm.load_model(str(tiny_model), device="cuda")
+    assert sdm.load_model(str(tiny_model), device="auto").device.type == "cpu"

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sdmresynth.losses import kl_standard_normal
-from sdmresynth.models import VSC, ModelConfig, build_model
+from sdmresynth.models import VSC, ModelConfig, Noise, build_model
 from sdmresynth.models.base import Posterior
 from sdmresynth.models.vsc import kl_spike_slab
 
@@ -34,7 +34,7 @@ def test_alpha_towards_one_with_slab_always_on_is_a_vae():
     torch.nn.init.zeros_(model.encoder.log_spike.weight)
     power = torch.rand(64, 513)
     generator = torch.Generator().manual_seed(3)
-    z = model(power, generator).z
+    z = model(power, Noise(generator)).z
     generator = torch.Generator().manual_seed(3)
     posterior = model.encode(power)
     eps = torch.randn(posterior.mu.shape, generator=generator)

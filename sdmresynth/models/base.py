@@ -28,6 +28,30 @@ class ForwardResult(NamedTuple):
     log_variance: torch.Tensor
 
 
+class Noise:
+    """The random draws of the reparameterisation trick, from one generator.
+
+    In a data-parallel run each of `world` processes holds rows rank, rank + world, ... of the global batch;
+    drawing the global batch's noise and keeping those rows makes the run equal to a single-process one.
+    """
+
+    def __init__(self, generator: torch.Generator | None = None, rank: int = 0, world: int = 1) -> None:
+        self.generator, self.rank, self.world = generator, rank, world
+
+    def _draw(self, sample, like: torch.Tensor) -> torch.Tensor:
+        shape = (like.shape[0] * self.world, *like.shape[1:])
+        drawn = sample(shape, generator=self.generator, device=like.device, dtype=like.dtype)
+        return drawn[self.rank :: self.world]
+
+    def normal(self, like: torch.Tensor) -> torch.Tensor:
+        """Standard normal draws shaped like `like` (B, K)."""
+        return self._draw(torch.randn, like)
+
+    def uniform(self, like: torch.Tensor) -> torch.Tensor:
+        """U(0, 1) draws shaped like `like` (B, K)."""
+        return self._draw(torch.rand, like)
+
+
 class Encoder(nn.Module):
     """x (B, F) -> Posterior (B, K): one tanh hidden layer, then mean and log-variance heads."""
 
@@ -109,11 +133,10 @@ class SpectralVAE(nn.Module):
         """Variances sigma^2 (B, F) decoded from the posterior mean: the resynthesis path."""
         return self.decode(self.to_latent(self.codes(power))).exp()
 
-    def forward(self, power: torch.Tensor, generator: torch.Generator | None = None) -> ForwardResult:
+    def forward(self, power: torch.Tensor, noise: Noise | None = None) -> ForwardResult:
         """One reparameterised sample through the model."""
         posterior = self.encode(power)
-        noise = torch.randn(posterior.mu.shape, generator=generator, device=power.device, dtype=power.dtype)
-        code = posterior.mu + torch.exp(0.5 * posterior.log_var) * noise
+        code = posterior.mu + torch.exp(0.5 * posterior.log_var) * (noise or Noise()).normal(posterior.mu)
         z = self.to_latent(code)
         return ForwardResult(posterior, z, self.decode(z))
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..losses import itakura_saito
-from .base import Encoder, ForwardResult, Posterior, SpectralVAE
+from .base import Encoder, ForwardResult, Noise, Posterior, SpectralVAE
 from .config import ModelConfig
 
 PROBABILITY_FLOOR = 1e-6
@@ -82,11 +82,10 @@ class VSC(SpectralVAE):
         posterior = self.encode(power)
         return torch.where(posterior.log_spike.exp() > 0.5, posterior.mu, torch.zeros_like(posterior.mu))
 
-    def forward(self, power: torch.Tensor, generator: torch.Generator | None = None) -> ForwardResult:
+    def forward(self, power: torch.Tensor, noise: Noise | None = None) -> ForwardResult:
         posterior = self.encode(power)
-        shape, device, dtype = posterior.mu.shape, power.device, power.dtype
-        eps = torch.randn(shape, generator=generator, device=device, dtype=dtype)
-        eta = torch.rand(shape, generator=generator, device=device, dtype=dtype)
+        noise = noise or Noise()
+        eps, eta = noise.normal(posterior.mu), noise.uniform(posterior.mu)
         selector = torch.sigmoid(self.config.selector_sharpness * (eta + posterior.log_spike.exp() - 1.0))
         lam = self.slab_weight
         slab = lam * posterior.mu + torch.exp(0.5 * lam * posterior.log_var) * eps
