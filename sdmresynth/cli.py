@@ -234,13 +234,15 @@ def models(as_json: bool) -> None:
 @click.option("--list", "list_file", type=click.Path(path_type=Path), help="Split list (paths relative to it).")
 @click.option("--workers", type=click.IntRange(0), default=0, help="Worker processes (0: one per CPU).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the per-model summaries.")
-@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV.")
+@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV "
+              "(appended as files finish).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run recorded in --csv: scored files are kept.")
 @click.option("--out-dir", type=click.Path(path_type=Path), help="Also write each resynthesis here.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the Table-1 results page (docs/results.md).")
 @click.option("--plot", type=click.Path(path_type=Path), help="Draw per-model metric distributions to this PNG "
               "(needs matplotlib).")
 @DEVICE
-def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, report, plot, device) -> None:
+def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_dir, report, plot, device) -> None:
     """Score models on a test set: PESQ (wb, nb), STOI, ESTOI, SI-SDR and Hoyer sparsity, like Table 1."""
     from .scoring_cli import run_scoring
 
@@ -248,7 +250,8 @@ def score(model_names, data, list_file, workers, as_json, csv_file, out_dir, rep
         from .plots import require_matplotlib
 
         require_matplotlib()
-    summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device, plot)
+    summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device, plot,
+                            resume)
     if report:
         from .report import write_report
 

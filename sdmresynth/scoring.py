@@ -84,10 +84,18 @@ def score_files(
     device: str = "cpu",
     out_dir: Path | None = None,
     on_result: Callable[[FileScore], None] | None = None,
+    done: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[FileScore]:
-    """Score every (model, file) pair, in `workers` processes (0: one per CPU)."""
+    """Score every (model, file) pair, in `workers` processes (0: one per CPU), except the (model name, file)
+    pairs in `done`."""
+    from .pretrained import resolve_model
+
     check_models(models)
-    jobs = [(m, str(f), device, str(out_dir) if out_dir else None) for m in models for f in files]
+    names = {m: resolve_model(m)[0] for m in models}
+    jobs = [(m, str(f), device, str(out_dir) if out_dir else None) for m in models for f in files
+            if (names[m], str(f)) not in done]
+    if not jobs:
+        return []
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) == 1:
         return _collect((score_one(*job) for job in jobs), on_result)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -13,11 +12,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .audio import write_atomically
 from .data import files_from
 from .errors import UserError
 from .metrics import METRIC_NAMES
-from .pretrained import read_index
+from .pretrained import read_index, resolve_model
 from .scoring import FileScore, ModelSummary, check_models, score_files, summarise
 
 
@@ -42,32 +40,79 @@ def summary_table(summaries: list[ModelSummary]) -> Table:
     return table
 
 
-def write_csv(path: Path, scores: list[FileScore]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["model", "file", *METRIC_NAMES, "error"])
-    for s in scores:
-        writer.writerow([s.model, s.file, *(s.metrics.get(m, "") for m in METRIC_NAMES), s.error])
-    write_atomically(path, lambda temp: Path(temp).write_text(buffer.getvalue(), encoding="utf-8"))
+CSV_COLUMNS = ["model", "file", *METRIC_NAMES, "error"]
+
+
+def read_csv(path: Path) -> list[FileScore]:
+    """Rows of an earlier (possibly interrupted) run; a damaged last line is ignored."""
+    if not path.is_file():
+        return []
+    scores = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                metrics = {m: float(row[m]) for m in METRIC_NAMES if row.get(m)}
+                scores.append(FileScore(row["model"], row["file"], metrics, row.get("error") or ""))
+            except (KeyError, TypeError, ValueError):
+                continue
+    return scores
+
+
+class CsvLog:
+    """Per-file rows appended as they come, so an interrupted run keeps its work (`--resume` continues it)."""
+
+    def __init__(self, path: Path, append: bool) -> None:
+        if not path.parent.is_dir():
+            raise UserError(f"{path}: output directory {path.parent} does not exist")
+        fresh = not append or not path.is_file() or path.stat().st_size == 0
+        torn = not fresh and not path.read_bytes().endswith(b"\n")  # a run killed mid-row
+        self.handle = open(path, "a" if not fresh else "w", newline="", encoding="utf-8")
+        if torn:
+            self.handle.write("\n")
+        self.writer = csv.writer(self.handle)
+        if fresh:
+            self.writer.writerow(CSV_COLUMNS)
+
+    def write(self, score: FileScore) -> None:
+        self.writer.writerow([score.model, score.file, *(score.metrics.get(m, "") for m in METRIC_NAMES), score.error])
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def run_scoring(model_names: list[str], data: Path | None, list_file: Path | None, workers: int, as_json: bool,
-                csv_file: Path | None, out_dir: Path | None, device: str, plot: Path | None = None) -> list[ModelSummary]:
+                csv_file: Path | None, out_dir: Path | None, device: str, plot: Path | None = None,
+                resume: bool = False) -> list[ModelSummary]:
     if (data is None) == (list_file is None):
         raise UserError("give exactly one of --data DIR or --list FILE")
+    if resume and not csv_file:
+        raise UserError("--resume continues the run recorded in --csv FILE: give it")
     files = files_from(list_file or data)
     models = expand_models(model_names)
     if not models:
         raise UserError("no models to score (none shipped?)")
     check_models(models)
+    wanted = {(resolve_model(m)[0], str(f)) for m in models for f in files}
+    earlier = [s for s in read_csv(csv_file) if (s.model, s.file) in wanted] if resume else []
+    log = CsvLog(csv_file, append=resume) if csv_file else None
     console = Console(stderr=True, soft_wrap=True)
-    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console) as progress:
-        task = progress.add_task("scoring", total=len(models) * len(files))
-        scores = score_files(models, files, workers, device, out_dir, lambda _: progress.advance(task))
+
+    def on_result(score: FileScore) -> None:
+        progress.advance(task)
+        if log:
+            log.write(score)
+
+    try:
+        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console) as progress:
+            task = progress.add_task("scoring", total=len(wanted), completed=len(earlier))
+            done = frozenset((s.model, s.file) for s in earlier)
+            scores = earlier + score_files(models, files, workers, device, out_dir, on_result, done)
+    finally:
+        if log:
+            log.close()
     summaries = summarise(scores)
-    if csv_file:
-        write_csv(csv_file, scores)
     if plot:
         from .plots import plot_scores
 

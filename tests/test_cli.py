@@ -198,3 +198,25 @@ def test_score_plot(tmp_path, tiny_model):
     result = run("score", "-m", tiny_model, "--data", SPEECH.parent, "--workers", "1", "--plot", picture)
     assert result.exit_code == 0, result.output
     assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_score_resume_keeps_earlier_rows_and_scores_the_rest(tmp_path, tiny_model):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SPEECH, data / "a.wav")
+    shutil.copy(COMMAND, data / "b.wav")
+    rows = tmp_path / "rows.csv"
+    assert run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--csv", rows).exit_code == 0
+    lines = rows.read_text().splitlines()
+    assert len(lines) == 3
+    # an interrupted run: only the first file's row, with a recognisable value, and a torn last line
+    first = lines[1].split(",")
+    first[2] = "1.2345"
+    rows.write_text("\n".join([lines[0], ",".join(first), lines[2][:10]]))
+    result = run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--csv", rows, "--resume", "--json")
+    assert result.exit_code == 0, result.output
+    (model,) = json.loads(result.output[result.output.index('{"models"'):])["models"]
+    assert model["files"] == 2
+    kept = [line for line in rows.read_text().splitlines() if "1.2345" in line]
+    assert len(kept) == 1  # the earlier row was not scored again
+    assert run("score", "-m", tiny_model, "--data", data, "--resume").exit_code == 1
