@@ -16,7 +16,7 @@ from .stft import StftConfig, power_spectrogram, stft
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 TRIM_TOP_DB = 30.0
-CACHE_VERSION = 2  # 2: audio read as float32
+CACHE_VERSION = 3  # 2: audio read as float32; 3: .npy + .json
 
 
 def find_audio(directory: Path) -> list[Path]:
@@ -104,11 +104,15 @@ def _cache_key(paths: list[Path], cfg: StftConfig) -> str:
 
 
 def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = None, progress=None) -> FrameSet:
-    """Frames of all files (unreadable ones skipped and listed), from the cache when it is fresh."""
-    cache_file = cache_dir / f"frames-{_cache_key(paths, cfg)}.npz" if cache_dir else None
-    if cache_file and cache_file.is_file():
-        with np.load(cache_file, allow_pickle=False) as cached:
-            return FrameSet(cached["frames"], list(cached["files"]), list(cached["skipped"]))
+    """Frames of all files (unreadable ones skipped and listed), from the cache when it is fresh.
+
+    The cache is a plain .npy (loads at disk speed, no unzipping) and a .json listing the files.
+    """
+    key = _cache_key(paths, cfg) if cache_dir else ""
+    frames_file, index_file = (cache_dir / f"frames-{key}.npy", cache_dir / f"frames-{key}.json") if cache_dir else (None, None)
+    if index_file and index_file.is_file() and frames_file.is_file():
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+        return FrameSet(np.load(frames_file, allow_pickle=False), index["files"], index["skipped"])
     chunks, files, skipped = [], [], []
     for path in paths:
         try:
@@ -119,13 +123,14 @@ def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = Non
         if progress:
             progress()
     frames = np.concatenate(chunks) if chunks else np.zeros((0, cfg.n_bins), dtype=np.float32)
-    result = FrameSet(frames, files, skipped)
-    if cache_file:
+    if cache_dir:  # unique temporary names: processes may fill the cache together
         cache_dir.mkdir(parents=True, exist_ok=True)
 
-        def write(temp: str) -> None:
+        def write_frames(temp: str) -> None:
             with open(temp, "wb") as handle:
-                np.savez(handle, frames=frames, files=np.array(files, dtype=str), skipped=np.array(skipped, dtype=str))
+                np.save(handle, frames, allow_pickle=False)
 
-        write_atomically(cache_file, write)  # a unique temporary name: processes may fill the cache together
-    return result
+        write_atomically(frames_file, write_frames)
+        text = json.dumps({"files": files, "skipped": skipped})
+        write_atomically(index_file, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
+    return FrameSet(frames, files, skipped)

@@ -91,3 +91,21 @@ def test_gradient_clipping_trains(tmp_path, frames):
     _, state = train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3, grad_clip=1.0), *frames, tmp_path / "m.pt",
                            torch.device("cpu"))
     assert load_checkpoint(tmp_path / "m.pt").metadata["train_config"]["grad_clip"] == 1.0
+
+
+def test_frame_cache_is_used_and_invalidated(tmp_path):
+    import shutil
+
+    from sdmresynth.data import load_frames
+
+    clip = tmp_path / "clip.wav"
+    shutil.copy(SPEECH, clip)
+    cache = tmp_path / "cache"
+    first = load_frames([clip], StftConfig(), cache)
+    assert len(list(cache.glob("*.npy"))) == 1
+    np.testing.assert_array_equal(load_frames([clip], StftConfig(), cache).frames, first.frames)
+    load_frames([clip], StftConfig(hop=128), cache)  # other STFT settings: a new entry
+    assert len(list(cache.glob("*.npy"))) == 2
+    shutil.copy(COMMAND, clip)  # the audio changed: a new entry with other frames
+    changed = load_frames([clip], StftConfig(), cache)
+    assert len(list(cache.glob("*.npy"))) == 3 and len(changed.frames) != len(first.frames)
