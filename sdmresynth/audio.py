@@ -107,6 +107,15 @@ def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) 
     return clipped
 
 
+def _mode_for(path: Path) -> int:
+    """The permissions a replaced file had, or those a new file gets under the umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: Path, write) -> None:
     """Call write(temp_path) next to path, then rename over path; nothing is left behind on failure."""
     directory = path.parent if str(path.parent) else Path(".")
@@ -119,6 +128,7 @@ def write_atomically(path: Path, write) -> None:
     os.close(handle)
     try:
         write(temp)
+        os.chmod(temp, _mode_for(path))  # mkstemp makes files private; outputs get the usual permissions
         os.replace(temp, path)
     except OSError as error:
         raise UserError(f"{path}: cannot write ({error.strerror or error})") from None

@@ -210,18 +210,21 @@ def models(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(index))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     aliases: dict[str, list[str]] = {}
     for alias, name in index["aliases"].items():
         aliases.setdefault(name, []).append(alias)
-    table = Table(title="shipped models (test split scores)")
-    for column in ("name", "type", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer", "aliases"):
-        table.add_column(column, justify="left" if column in ("name", "type", "aliases") else "right")
+    table = Table(title="shipped models (test split scores)", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for column in ("name", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer", "aliases"):
+        table.add_column(column, justify="left" if column in ("name", "aliases") else "right",
+                         no_wrap=column == "name")
     for name, info in sorted(index["models"].items()):
         scores = info.get("test", {})
-        table.add_row(name, info["model_type"], str(info["latent_dim"]), str(info["atoms"]), f"{info['params']:,}",
+        table.add_row(name, str(info["latent_dim"]), str(info["atoms"]), f"{info['params'] / 1000:.0f}k",
                       *(f"{scores[m]:.2f}" if m in scores else "-" for m in ("pesq_wb", "pesq_nb", "stoi", "hoyer")),
                       ", ".join(aliases.get(name, [])))
     Console().print(table)

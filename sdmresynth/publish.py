@@ -58,7 +58,7 @@ def model_card(name: str, path: Path, results: dict[str, ModelSummary], notes: s
         + " |" for m in METRIC_NAMES
     )
     counts = " | ".join(f"{r.files} ({r.failed} failed)" for r in results.values())
-    settings = "\n".join(f"| {k} | {v} |" for k, v in {**config.to_dict(), **train}.items())
+    settings = "\n".join(f"| {k} | {v} |" for k, v in {**config.relevant_settings(), **train}.items())
     return f"""# {name}
 
 {notes.strip()}

@@ -193,8 +193,8 @@ def train_model(
         best_val_loss=state.best_val_loss,
         stopped_by=state.stopped,
         train_seconds=round(state.seconds, 1),
-        machine=f"{platform.machine()} {platform.processor() or ''} {device.type} x{torch.get_num_threads()} threads"
-                f"{f' x{shard.world} processes' if shard.world > 1 else ''}".strip(),
+        machine=f"{platform.machine()}, {device.type}, {torch.get_num_threads()} thread(s)"
+                f"{f' x {shard.world} processes' if shard.world > 1 else ''}",
         torch_version=str(torch.__version__),
         history=state.history,
     )

@@ -75,3 +75,17 @@ def test_real_clip_reads_unchanged():
     data, _ = sf.read(SPEECH)
     np.testing.assert_array_equal(audio.samples, data)
     assert audio.notices == []
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_audio(tmp_path / "new.wav", np.zeros(10), 16000)
+        assert (tmp_path / "new.wav").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "new.wav").chmod(0o640)
+        write_audio(tmp_path / "new.wav", np.zeros(10), 16000)
+        assert (tmp_path / "new.wav").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)

@@ -42,3 +42,10 @@ def test_silence_and_mismatch_are_readable_errors(speech):
         quality_metrics(np.zeros(16000), np.zeros(16000))
     with pytest.raises(ValueError, match="lengths differ"):
         quality_metrics(speech, speech[:-1])
+
+
+def test_too_little_speech_for_stoi_is_reported_not_scored(speech):
+    short = np.zeros(16000)
+    short[8000:8000 + 4000] = speech[8000:12000]  # a quarter second of speech in silence
+    with pytest.raises(ValueError, match="too little speech for STOI"):
+        quality_metrics(short, short)

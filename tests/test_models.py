@@ -60,3 +60,10 @@ def test_invalid_configs_are_refused():
         ModelConfig(dictionary="identity", latent_dim=16, atoms=32)
     with pytest.raises(ValueError):
         ModelConfig.from_dict({"latent_dim": 4, "colour": "blue"})
+
+
+def test_relevant_settings_follow_the_model_type():
+    assert "alpha" not in ModelConfig(model_type="sdm-vae").relevant_settings()
+    assert "atoms" not in ModelConfig(model_type="vae").relevant_settings()
+    vsc = ModelConfig(model_type="vsc").relevant_settings()
+    assert "alpha" in vsc and "dictionary" not in vsc

@@ -50,6 +50,14 @@ class ModelConfig:
         """Size of the interpretable code: K for SDM-VAE, L otherwise."""
         return self.atoms if self.model_type == "sdm-vae" else self.latent_dim
 
+    def relevant_settings(self) -> dict:
+        """The settings that matter for this model type (for model cards)."""
+        vsc_only = {"alpha", "selector_sharpness", "pseudo_inputs", "pseudo_sharpness", "slab_warmup_start",
+                    "slab_warmup_end"}
+        sdm_only = {"dictionary", "atoms"}
+        skip = (set() if self.model_type == "vsc" else vsc_only) | (set() if self.model_type == "sdm-vae" else sdm_only)
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
     def to_dict(self) -> dict:
         return asdict(self)
 
