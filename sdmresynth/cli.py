@@ -73,28 +73,15 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not cache frame tensors.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
 @DEVICE
-def train(data, train_lists, val_lists, out, model_type, latent_dim, dictionary, atoms, hidden_dim, input_transform,
-          standardise_input, alpha, pseudo_inputs, selector_sharpness, slab_warmup, lr, batch_size, patience, max_epochs, seed, grad_clip, threads, cache_dir, no_cache, resume, device) -> None:
+def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...], out: Path, threads: int,
+          cache_dir: Path | None, no_cache: bool, resume: bool, device: str, **settings) -> None:
     """Train a VAE, SDM-VAE or VSC with the paper's protocol (Adam, early stopping on validation loss)."""
     from rich.console import Console
 
     from .data import default_cache_dir
-    from .models import ModelConfig
-    from .train import TrainConfig
-    from .training_cli import gather_files, run_training
+    from .training_cli import configs_from_options, gather_files, run_training
 
-    if model_type != "sdm-vae":
-        dictionary, atoms = "identity", latent_dim
-    try:
-        model_config = ModelConfig(model_type=model_type, latent_dim=latent_dim, hidden_dim=hidden_dim,
-                                   dictionary=dictionary, atoms=atoms or latent_dim, input_transform=input_transform,
-                                   standardise_input=standardise_input, alpha=alpha, pseudo_inputs=pseudo_inputs,
-                                   selector_sharpness=selector_sharpness, slab_warmup_start=slab_warmup[0],
-                                   slab_warmup_end=slab_warmup[1])
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    train_config = TrainConfig(lr=lr, batch_size=batch_size, patience=patience, max_epochs=max_epochs, seed=seed,
-                               grad_clip=grad_clip)
+    model_config, train_config = configs_from_options(settings)
     files = gather_files(data, train_lists, val_lists)
     sources = ({"train": [str(p) for p in train_lists], "val": [str(p) for p in val_lists]} if train_lists
                else {"train": [f"speaker split of {data}"], "val": [f"speaker split of {data}"]})

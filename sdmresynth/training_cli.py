@@ -17,6 +17,27 @@ from .stft import StftConfig
 from .train import EpochReport, TrainConfig, train_model
 
 
+def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training configurations from `sdmresynth train`'s options."""
+    model_type = options["model_type"]
+    latent_dim = options["latent_dim"]
+    sdm = model_type == "sdm-vae"
+    try:
+        model_config = ModelConfig(
+            model_type=model_type, latent_dim=latent_dim, hidden_dim=options["hidden_dim"],
+            dictionary=options["dictionary"] if sdm else "identity",
+            atoms=(options["atoms"] or latent_dim) if sdm else latent_dim,
+            input_transform=options["input_transform"], standardise_input=options["standardise_input"],
+            alpha=options["alpha"], pseudo_inputs=options["pseudo_inputs"],
+            selector_sharpness=options["selector_sharpness"], slab_warmup_start=options["slab_warmup"][0],
+            slab_warmup_end=options["slab_warmup"][1])
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    train_config = TrainConfig(lr=options["lr"], batch_size=options["batch_size"], patience=options["patience"],
+                               max_epochs=options["max_epochs"], seed=options["seed"], grad_clip=options["grad_clip"])
+    return model_config, train_config
+
+
 def gather_files(data: Path | None, train_lists: tuple[Path, ...],
                  val_lists: tuple[Path, ...]) -> tuple[list[Path], list[Path], list[str]]:
     """Train and validation files from --train/--val lists, or a speaker split of --data; and notices."""
