@@ -28,7 +28,7 @@ __all__ = ["Encoding", "LoadedModel", "decode", "encode", "load_model", "read_au
            "resynthesise_file", "write_audio"]
 
 STFT = StftConfig()
-BLOCK_FRAMES = 8192  # about 2 minutes of audio per block: bounded memory for long files
+BLOCK_FRAMES = 2048  # about 33 s of audio per block: memory stays bounded however long the file
 
 
 @dataclass

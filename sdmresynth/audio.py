@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from .errors import UserError
 
@@ -89,6 +88,8 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Polyphase resampling (scipy.signal.resample_poly) between integer rates."""
     if rate_in == rate_out:
         return samples
+    from scipy.signal import resample_poly  # imported here: scipy.signal is slow to import, and rarely needed
+
     common = gcd(rate_in, rate_out)
     return resample_poly(samples, rate_out // common, rate_in // common)
 

@@ -117,6 +117,6 @@ def run_training(
             _, state = train_model(model_config, train_config, sets["train"].frames, sets["val"].frames, out, device,
                                    resume=resume, metadata=metadata, on_epoch=on_epoch, on_step=on_step)
         except KeyboardInterrupt:
-            raise UserError(f"interrupted; the last finished epoch is saved: rerun with --resume to continue") from None
+            raise UserError("interrupted; the last finished epoch is saved: rerun with --resume to continue") from None
     console.print(f"done: {state.epoch} epochs ({state.stopped}), best validation loss {state.best_val_loss:.3f} "
-                  f"at epoch {state.best_epoch}, {state.seconds / 60:.1f} min; wrote {out}")
+                  f"at epoch {state.best_epoch}, {state.seconds / 60:.1f} min; wrote {escape(str(out))}")
