@@ -25,7 +25,7 @@ from .pretrained import resolve_model
 from .stft import OverlapAdd, StftConfig, frame_count, power_spectrogram, stft, with_phase_of
 
 __all__ = ["Encoding", "LoadedModel", "decode", "encode", "load_model", "read_audio", "resynthesise",
-           "resynthesise_file", "write_audio"]
+           "resynthesise_file", "resynthesise_with_codes", "write_audio"]
 
 STFT = StftConfig()
 BLOCK_FRAMES = 2048  # about 33 s of audio per block: memory stays bounded however long the file
@@ -100,12 +100,29 @@ def resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int = B
     Works block_frames frames at a time (bounded memory; identical output). Returns (n,) at the input's level
     and length, float32 for float32 input, float64 otherwise.
     """
+    return _resynthesise(loaded, samples, block_frames, codes=None)
+
+
+def resynthesise_with_codes(loaded: LoadedModel, samples: np.ndarray,
+                            block_frames: int = BLOCK_FRAMES) -> tuple[np.ndarray, Encoding]:
+    """resynthesise and encode in one pass of the encoder: (output (n,), Encoding)."""
+    codes: list[tuple[np.ndarray, np.ndarray]] = []
+    out = _resynthesise(loaded, samples, block_frames, codes)
+    return out, Encoding(np.concatenate([c for c, _ in codes]), np.concatenate([z for _, z in codes]))
+
+
+def _resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int,
+                  codes: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
     out = np.empty(len(samples), dtype=np.result_type(samples.dtype, np.float32))
     ola = OverlapAdd(len(samples), STFT)
     filled = 0
     with torch.no_grad():
         for spec, power in _blocks(samples, block_frames):
-            variance = loaded.model.reconstruct(_to_tensor(loaded, power)).cpu().numpy().astype(np.float64)
+            code = loaded.model.codes(_to_tensor(loaded, power))
+            z = loaded.model.to_latent(code)
+            variance = loaded.model.decode(z).exp().cpu().numpy().astype(np.float64)
+            if codes is not None:
+                codes.append((code.cpu().numpy(), z.cpu().numpy()))
             chunk = ola.push(with_phase_of(np.sqrt(variance), spec))
             out[filled : filled + len(chunk)] = chunk
             filled += len(chunk)

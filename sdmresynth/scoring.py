@@ -42,7 +42,7 @@ class ModelSummary:
 
 def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | None = None) -> FileScore:
     """Analyse, encode, resynthesise and score one file against its peak-normalised 16 kHz input."""
-    from .api import encode, load_model, read_audio, resynthesise, write_audio
+    from .api import load_model, read_audio, resynthesise_with_codes, write_audio
     from .audio import peak_level
 
     loaded = _WORKER_MODELS.get(model_name)
@@ -51,9 +51,9 @@ def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | No
     try:
         audio = read_audio(path)
         reference = audio.samples.astype(np.float64) / peak_level(audio.samples)
-        estimate = resynthesise(loaded, reference)
+        estimate, encoding = resynthesise_with_codes(loaded, reference)
         metrics = quality_metrics(reference, estimate)
-        metrics["hoyer"] = float(encode(loaded, reference).hoyer.mean())
+        metrics["hoyer"] = float(encoding.hoyer.mean())
         if out_dir:
             target = Path(out_dir) / loaded.name / (Path(path).stem + ".wav")
             target.parent.mkdir(parents=True, exist_ok=True)

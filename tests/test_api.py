@@ -25,6 +25,12 @@ def test_resynthesis_keeps_length_and_scales_with_the_input(loaded, speech):
     np.testing.assert_allclose(sdm.resynthesise(loaded, 0.25 * speech), 0.25 * out, atol=1e-9)
 
 
+def test_resynthesis_with_codes_equals_the_two_calls(loaded, speech):
+    out, encoding = sdm.resynthesise_with_codes(loaded, speech, block_frames=16)
+    np.testing.assert_allclose(out, sdm.resynthesise(loaded, speech), atol=1e-6)
+    np.testing.assert_allclose(encoding.codes, sdm.encode(loaded, speech).codes, atol=1e-4)
+
+
 def test_encode_and_decode_shapes(loaded, speech):
     encoding = sdm.encode(loaded, speech)
     frames = 1 + -(-len(speech) // 256)
