@@ -14,8 +14,6 @@ import argparse
 import json
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from common import SHARED, machine
 
 from sdmresynth.data import files_from
 from sdmresynth.scoring import FileScore, score_files, summarise
+from sdmresynth.workers import worker_pool
 
 SETS = {
     "librispeech-test": SHARED / "splits" / "test.txt",
@@ -56,7 +55,7 @@ def world_one(path: str) -> FileScore:
 
 
 def score_world(files: list[Path], workers: int) -> list[FileScore]:
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         return list(pool.map(world_one, [str(f) for f in files], chunksize=4))
 
 

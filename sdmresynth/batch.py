@@ -4,14 +4,13 @@ and collect what failed without stopping."""
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
 from .data import find_audio
 from .errors import UserError
+from .workers import worker_pool
 
 _WORKER: dict = {}
 
@@ -57,11 +56,8 @@ def plan(sources: list[Path], target_dir: Path | None, suffix: str) -> list[tupl
 
 
 def _init(model_name: str, device: str) -> None:
-    import torch
-
     from .api import load_model
 
-    torch.set_num_threads(1)
     _WORKER["model"] = load_model(model_name, device)
 
 
@@ -87,8 +83,7 @@ def run_jobs(job: Callable, pairs: list[tuple[Path, Path]], model_name: str, dev
             if on_result:
                 on_result(outcome)
         return results
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init,
-                             initargs=(model_name, device)) as pool:
+    with worker_pool(workers, _init, (model_name, device)) as pool:
         futures = [pool.submit(_call, job, s, t, options) for s, t in pairs]
         for future in futures:
             results.append(future.result())

@@ -77,7 +77,8 @@ sdmresynth encode in.wav --model {name}
 - Validation (early stopping): {", ".join(sources.get("val", [])) or "?"} ({meta.get("val_files", "?")} files,
   {meta.get("val_frames", "?")} frames). Speakers are disjoint from training.
 - Evaluation: {", ".join(f"`{s}`" for s in sets)}; no speaker of these is in training or validation.
-- Speech: LibriSpeech excerpts (CC BY 4.0), 16 kHz; the project's `shared/data/README.md` gives sources and licences.
+- Speech, 16 kHz: the split lists above name the files; the project's `shared/data/README.md` gives their sources and
+  licences (LibriSpeech and Speech Commands: CC BY 4.0; speechocean762: Apache-2.0).
 
 ## Settings
 

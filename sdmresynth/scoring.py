@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,6 +12,7 @@ import numpy as np
 
 from .errors import UserError
 from .metrics import METRIC_NAMES, quality_metrics
+from .workers import worker_pool
 
 _WORKER_MODELS: dict = {}
 
@@ -71,12 +70,6 @@ def check_models(models: list[str]) -> None:
         load_model(name, "cpu")
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def score_files(
     models: list[str],
     files: list[Path],
@@ -99,7 +92,7 @@ def score_files(
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) == 1:
         return _collect((score_one(*job) for job in jobs), on_result)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+    with worker_pool(workers) as pool:
         return _collect(pool.map(score_one, *zip(*jobs), chunksize=1), on_result)
 
 
