@@ -94,7 +94,8 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
         raise UserError("no models to score (none shipped?)")
     check_models(models)
     wanted = {(resolve_model(m)[0], str(f)) for m in models for f in files}
-    earlier = [s for s in read_csv(csv_file) if (s.model, s.file) in wanted] if resume else []
+    recorded = {(s.model, s.file): s for s in read_csv(csv_file)} if resume else {}  # one row per pair
+    earlier = [score for key, score in recorded.items() if key in wanted]
     log = CsvLog(csv_file, append=resume) if csv_file else None
     console = Console(stderr=True, soft_wrap=True)
 
