@@ -53,11 +53,16 @@ def claims(summaries: dict[str, ModelSummary]) -> list[str]:
         vae = summaries.get(f"vae-l{latent}")
         sdms = {n: s for n, s in summaries.items() if n.startswith("sdm-vae") and f"-l{latent}" in n}
         if vae and sdms:
-            best = max(sdms.values(), key=lambda s: s.mean["hoyer"])
+            def as_good(s: ModelSummary) -> bool:
+                return s.mean["pesq_wb"] >= vae.mean["pesq_wb"] and s.mean["stoi"] >= vae.mean["stoi"]
+
+            # the sparsest SDM-VAE among those at least as good as the VAE (else the sparsest of all)
+            pool = [s for s in sdms.values() if as_good(s)] or list(sdms.values())
+            best = max(pool, key=lambda s: s.mean["hoyer"])
             gain = best.mean["hoyer"] - vae.mean["hoyer"]
-            quality = best.mean["pesq_wb"] >= vae.mean["pesq_wb"] and best.mean["stoi"] >= vae.mean["stoi"]
-            verdict = "holds" if gain >= 0.15 and quality else "does not hold"
-            lines.append(f"- L = {latent}: the sparsest SDM-VAE ({best.name}) has Hoyer {best.mean['hoyer']:.2f} vs "
+            verdict = "holds" if gain >= 0.15 and as_good(best) else "does not hold"
+            lines.append(f"- L = {latent}: the sparsest SDM-VAE at least as good as the VAE in PESQ-WB and STOI, or "
+                         f"else the sparsest ({best.name}), has Hoyer {best.mean['hoyer']:.2f} vs "
                          f"{vae.mean['hoyer']:.2f} for the VAE (+{gain:.2f}), PESQ-WB {best.mean['pesq_wb']:.2f} vs "
                          f"{vae.mean['pesq_wb']:.2f}, STOI {best.mean['stoi']:.3f} vs {vae.mean['stoi']:.3f}: "
                          f"'sparser at equal or better quality' {verdict}.")

@@ -22,7 +22,12 @@ def test_claims_are_checked_both_ways():
     assert "holds" in lines[1] and "sdm-vae-dct-l64-k256" in lines[1] and "does not" not in lines[1]
     assert "More atoms" in lines[2] and lines[2].endswith("holds.")
     worse = dict(good, **{"sdm-vae-dct-l64-k256": summary("sdm-vae-dct-l64-k256", 1.5, 0.90, 0.70)})
-    assert "does not hold" in claims(worse)[1]
+    assert "(sdm-vae-dct-l64-k64)" in claims(worse)[1] and "does not" not in claims(worse)[1]
+    none_as_good = {n: s for n, s in worse.items() if n != "sdm-vae-dct-l64-k64"}
+    assert "does not hold" in claims(none_as_good)[1]
+    too_dense = dict(good, **{"sdm-vae-dct-l64-k256": summary("sdm-vae-dct-l64-k256", 2.0, 0.90, 0.50),
+                             "sdm-vae-dct-l64-k64": summary("sdm-vae-dct-l64-k64", 2.0, 0.90, 0.45)})
+    assert "does not hold" in claims(too_dense)[1]
     assert "not checked" in claims(good)[0]
 
 
