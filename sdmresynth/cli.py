@@ -208,7 +208,7 @@ def models(as_json: bool) -> None:
                   collapse_padding=True)
     for column in ("name", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer", "aliases"):
         table.add_column(column, justify="left" if column in ("name", "aliases") else "right",
-                         no_wrap=column == "name")
+                         no_wrap=column != "name", overflow="fold")  # long names wrap, numbers never
     for name, info in sorted(index["models"].items()):
         scores = info.get("test", {})
         table.add_row(name, str(info["latent_dim"]), str(info["atoms"]), f"{info['params'] / 1000:.0f}k",
