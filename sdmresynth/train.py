@@ -166,6 +166,9 @@ def train_model(
                 on_step(step + 1, steps)
         total = distributed.total(total, shard, device)
         val_loss = _validation_loss(model, val_x, config.seed)  # the same on every process: stopping agrees
+        if not (np.isfinite(total) and np.isfinite(val_loss)):  # the saved state stays at the last good epoch
+            raise UserError(f"training diverged in epoch {state.epoch + 1} (the loss is not finite); "
+                            f"{saved_state} keeps epoch {state.epoch}: try a lower --lr or --grad-clip")
         comparable = model.comparable_epoch(state.epoch)  # warm-up epochs neither count nor become "best"
         state.epoch += 1
         if comparable and val_loss < state.best_val_loss:

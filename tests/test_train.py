@@ -109,3 +109,21 @@ def test_frame_cache_is_used_and_invalidated(tmp_path):
     shutil.copy(COMMAND, clip)  # the audio changed: a new entry with other frames
     changed = load_frames([clip], StftConfig(), cache)
     assert len(list(cache.glob("*.npy"))) == 3 and len(changed.frames) != len(first.frames)
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_state(tmp_path, frames, monkeypatch):
+    from sdmresynth.models.sdm_vae import SDMVAE
+
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    original = SDMVAE.loss
+
+    def diverging(self, power, result):
+        terms = original(self, power, result)
+        terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(SDMVAE, "loss", diverging)
+    with pytest.raises(UserError, match="diverged in epoch 2"):
+        train_model(CONFIG, TrainConfig(max_epochs=3), *frames, out, torch.device("cpu"), resume=True)
+    assert load_checkpoint(state_path(out), kind="training-state").extra["state"]["epoch"] == 1
