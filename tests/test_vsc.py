@@ -78,3 +78,12 @@ def test_slab_warmup_schedule_and_comparable_epochs():
 def test_lower_alpha_penalises_active_spikes_more():
     posterior = Posterior(torch.zeros(1, 4), torch.zeros(1, 4), torch.full((1, 4), np.log(0.9)))
     assert kl_spike_slab(posterior, 0.01) > kl_spike_slab(posterior, 0.5)
+
+
+def test_pseudo_input_weights_stay_finite_when_the_selector_saturates():
+    model = build_model(ModelConfig(model_type="vsc", latent_dim=8, pseudo_inputs=4))
+    torch.nn.init.constant_(model.selector.weight, -1.0)  # every sigmoid underflows to exactly 0 on loud frames
+    power = torch.full((3, 513), 1e4)
+    assert torch.sigmoid(model.selector(power)).max() == 0
+    terms = model.loss(power, model(power))
+    assert torch.isfinite(terms["loss"]) and torch.isfinite(terms["kl_aggregate"])

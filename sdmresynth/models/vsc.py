@@ -94,10 +94,12 @@ class VSC(SpectralVAE):
 
     def _prior_terms(self, posterior: Posterior, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame KL to the pseudo-input prior (B,) and the aggregate sparsity term (B,), as the authors' code."""
-        # The original divides the selector outputs by their L2 norm and then takes mean(w * a) / mean(w):
-        # a weighted mean over the pseudo-inputs, which the normalisation does not change.
-        weights = torch.sigmoid(self.selector(self.prepare_input(power)))  # (B, P)
-        weights = (weights / weights.sum(dim=1, keepdim=True))[:, :, None]  # (B, P, 1)
+        # The original divides the selector outputs sigmoid(a) by their L2 norm and then takes mean(w * x) / mean(w):
+        # a weighted mean over the pseudo-inputs with weights sigmoid(a_i) / sum_j sigmoid(a_j). Computed here as
+        # softmax(log sigmoid(a)), which is the same number but stays finite when every sigmoid underflows to 0
+        # (raw power inputs reach 1e5, and 0 / 0 made training NaN).
+        logits = nn.functional.logsigmoid(self.selector(self.prepare_input(power)))  # (B, P)
+        weights = torch.softmax(logits, dim=1)[:, :, None]  # (B, P, 1)
         prior = self.encoder(self.pseudo_inputs)  # pseudo-inputs live in the encoder's input space: (P, L)
         gamma_p = torch.sigmoid(self.config.pseudo_sharpness * (prior.log_spike.exp() - 0.5))
         gamma = posterior.log_spike.exp()[:, None, :]  # (B, 1, L)
