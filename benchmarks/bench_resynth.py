@@ -51,7 +51,7 @@ def main() -> None:
     models_time = wall([sys.executable, "-m", "sdmresynth.cli", "models"], repeats)
     rows = [
         {"what": "model + DSP, 10 s file (real-time factor)", "value": rtf, "target": "<= 0.01"},
-        {"what": "CLI resynth of a 10 s file (s)", "value": cli, "target": f"<= 1.3 x import torch"},
+        {"what": "CLI resynth of a 10 s file (s)", "value": cli, "target": "<= 1.3 x import torch"},
         {"what": "python -c 'import torch' (s)", "value": torch_import, "target": ""},
         {"what": "CLI resynth / import torch", "value": cli / torch_import, "target": "<= 1.3"},
         {"what": "sdmresynth --help (s)", "value": help_time, "target": "< 0.3"},
