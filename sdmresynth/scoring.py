@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import UserError
 from .metrics import METRIC_NAMES, quality_metrics
-from .workers import worker_pool
+from .workers import start_server, worker_pool
 
 _WORKER_MODELS: dict = {}
 
@@ -78,22 +78,32 @@ def score_files(
     out_dir: Path | None = None,
     on_result: Callable[[FileScore], None] | None = None,
     done: frozenset[tuple[str, str]] = frozenset(),
+    check: bool = True,
 ) -> list[FileScore]:
     """Score every (model, file) pair, in `workers` processes (0: one per CPU), except the (model name, file)
-    pairs in `done`."""
+    pairs in `done`. The models are loaded once first (`check`), so a bad one fails before any work; results come
+    largest file first, so that no worker is left with a long file at the end."""
     from .pretrained import resolve_model
 
-    check_models(models)
     names = {m: resolve_model(m)[0] for m in models}
     jobs = [(m, str(f), device, str(out_dir) if out_dir else None) for m in models for f in files
             if (names[m], str(f)) not in done]
-    if not jobs:
-        return []
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(jobs) == 1:
+    jobs.sort(key=lambda job: -_size(job[1]))  # stable: each file's models stay in the given order
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    start_server(workers)
+    if check:
+        check_models(models)
+    if workers <= 1:
         return _collect((score_one(*job) for job in jobs), on_result)
     with worker_pool(workers) as pool:
         return _collect(pool.map(score_one, *zip(*jobs), chunksize=1), on_result)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _collect(outcomes: Iterable[FileScore], on_result: Callable[[FileScore], None] | None) -> list[FileScore]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +18,7 @@ from .errors import UserError
 from .metrics import METRIC_NAMES
 from .pretrained import read_index, resolve_model
 from .scoring import FileScore, ModelSummary, check_models, score_files, summarise
+from .workers import start_server
 
 
 def expand_models(names: list[str]) -> list[str]:
@@ -92,6 +94,7 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     models = expand_models(model_names)
     if not models:
         raise UserError("no models to score (none shipped?)")
+    start_server(workers or os.cpu_count() or 1)  # the workers' imports overlap loading the models here
     check_models(models)
     wanted = {(resolve_model(m)[0], str(f)) for m in models for f in files}
     recorded = {(s.model, s.file): s for s in read_csv(csv_file)} if resume else {}  # one row per pair
@@ -109,11 +112,12 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
                       console=console) as progress:
             task = progress.add_task("scoring", total=len(wanted), completed=len(earlier))
             done = frozenset((s.model, s.file) for s in earlier)
-            scores = earlier + score_files(models, files, workers, device, out_dir, on_result, done)
+            scores = earlier + score_files(models, files, workers, device, out_dir, on_result, done, check=False)
     finally:
         if log:
             log.close()
-    summaries = summarise(scores)
+    order = {resolve_model(m)[0]: i for i, m in enumerate(models)}
+    summaries = sorted(summarise(scores), key=lambda s: order.get(s.name, len(order)))
     if plot:
         from .plots import plot_scores
 

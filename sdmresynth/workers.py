@@ -8,10 +8,45 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.context import BaseContext
 from typing import Iterator
 
 PRELOAD = ["numpy", "torch", "sdmresynth.api", "sdmresynth.metrics"]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _one_thread_environment() -> Iterator[None]:
+    """OMP/BLAS thread counts of 1 for processes started inside the block (they inherit the environment)."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: "1" for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _context() -> BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def start_server(workers: int) -> None:
+    """Start the preloaded fork server now, if `workers` > 1, so that its imports (about a second) overlap the
+    caller's own start-up instead of delaying the first worker. Safe to call more than once."""
+    if workers > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        _context()
+        with _one_thread_environment():
+            forkserver.ensure_running()
 
 
 def _one_thread(initializer: Callable | None, initargs: tuple) -> None:
@@ -26,20 +61,7 @@ def _one_thread(initializer: Callable | None, initargs: tuple) -> None:
 def worker_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[ProcessPoolExecutor]:
     """A ProcessPoolExecutor of single-threaded workers: forked from a preloaded server where the platform has one
     (no second import of torch per worker), spawned elsewhere."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-    else:
-        context = multiprocessing.get_context("spawn")
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in THREAD_VARIABLES})  # inherited by the workers' BLAS and OpenMP
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
-                                 initargs=(initializer, initargs)) as pool:
-            yield pool
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    context = _context()
+    with _one_thread_environment(), ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
+                                                        initargs=(initializer, initargs)) as pool:
+        yield pool

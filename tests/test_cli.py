@@ -220,3 +220,19 @@ def test_score_resume_keeps_earlier_rows_and_scores_the_rest(tmp_path, tiny_mode
     kept = [line for line in rows.read_text().splitlines() if "1.2345" in line]
     assert len(kept) == 1  # the earlier row was not scored again
     assert run("score", "-m", tiny_model, "--data", data, "--resume").exit_code == 1
+
+
+def test_score_in_two_workers_largest_file_first_models_in_given_order(tmp_path, tiny_model):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(COMMAND, data / "a_short.wav")
+    shutil.copy(SPEECH, data / "b_long.wav")
+    second = tmp_path / "another.pt"
+    shutil.copy(tiny_model, second)
+    rows = tmp_path / "rows.csv"
+    result = run("score", "-m", second, "-m", tiny_model, "--data", data, "--workers", "2", "--csv", rows, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output[result.output.index('{"models"'):])
+    assert [m["name"] for m in payload["models"]] == ["another", "tiny"]
+    files = [line.split(",")[1] for line in rows.read_text().splitlines()[1:]]
+    assert [f.endswith("b_long.wav") for f in files] == [True, True, False, False]
