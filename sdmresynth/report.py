@@ -26,9 +26,13 @@ PAPER_TABLE = {
 DISCUSSION_MARK = "<!-- discussion: kept when the report is regenerated -->"
 
 
+TABLE1_NAME = re.compile(r"(vae|vsc|sdm-vae-identity|sdm-vae-dct|sdm-vae-learned)-l(\d+)(?:-k(\d+))?(?:-a([\d.]+))?")
+FAMILY_ORDER = ["vae", "vsc", "sdm-vae-identity", "sdm-vae-dct", "sdm-vae-learned"]
+
+
 def paper_row(name: str) -> tuple[str, int, tuple[float, float, float]] | None:
     """The paper's row for a shipped model name such as sdm-vae-dct-l64-k256, if the paper has one."""
-    match = re.fullmatch(r"(vae|vsc|sdm-vae-identity|sdm-vae-dct)-l(\d+)(?:-k(\d+))?(?:-a([\d.]+))?", name)
+    match = TABLE1_NAME.fullmatch(name)
     if not match:
         return None
     family, latent, atoms, alpha = match.group(1), int(match.group(2)), match.group(3), match.group(4)
@@ -41,6 +45,21 @@ def paper_row(name: str) -> tuple[str, int, tuple[float, float, float]] | None:
     return (key, latent, values) if values else None
 
 
+def table_order(name: str) -> tuple:
+    """Table 1's order: by L, then VAE, VSC, SDM-VAE identity, DCT, learned, then by K or alpha; other models last."""
+    match = TABLE1_NAME.fullmatch(name)
+    if not match:
+        return (1, 0, 0, 0.0, name)
+    family, latent, atoms, alpha = match.groups()
+    return (0, int(latent), FAMILY_ORDER.index(family), float(atoms or alpha or 0), name)
+
+
+def _table1(summaries: dict[str, ModelSummary], family: str, latent: int) -> dict[str, ModelSummary]:
+    """The Table-1 models of one family (a TABLE1_NAME prefix such as "sdm-vae" or "vsc") at one L."""
+    return {n: s for n, s in summaries.items() if (m := TABLE1_NAME.fullmatch(n)) and m.group(1).startswith(family)
+            and int(m.group(2)) == latent}
+
+
 def _cell(summary: ModelSummary, metric: str) -> str:
     mean = summary.mean[metric]
     return "-" if math.isnan(mean) else f"{mean:.2f}"
@@ -51,7 +70,7 @@ def claims(summaries: dict[str, ModelSummary]) -> list[str]:
     lines = []
     for latent in (16, 64):
         vae = summaries.get(f"vae-l{latent}")
-        sdms = {n: s for n, s in summaries.items() if n.startswith("sdm-vae") and f"-l{latent}" in n}
+        sdms = _table1(summaries, "sdm-vae", latent)
         if vae and sdms:
             def as_good(s: ModelSummary) -> bool:
                 return s.mean["pesq_wb"] >= vae.mean["pesq_wb"] and s.mean["stoi"] >= vae.mean["stoi"]
@@ -74,6 +93,31 @@ def claims(summaries: dict[str, ModelSummary]) -> list[str]:
             verdict = "holds" if b.mean["hoyer"] > a.mean["hoyer"] else "does not hold"
             lines.append(f"- More atoms, more sparsity at L = {latent}: K = {small} Hoyer {a.mean['hoyer']:.2f}, "
                          f"K = {large} Hoyer {b.mean['hoyer']:.2f}: {verdict}.")
+    for latent in (16, 64):
+        lines.extend(_vsc_claims(summaries, latent))
+    return lines
+
+
+def _vsc_claims(summaries: dict[str, ModelSummary], latent: int) -> list[str]:
+    """VSC: lower alpha gives sparser codes; and the sparsest SDM-VAE against the sparsest VSC at the same L."""
+    vscs = sorted(_table1(summaries, "vsc", latent).values(), key=lambda s: table_order(s.name))
+    if not vscs:
+        return []
+    lines = []
+    if len(vscs) > 1:
+        hoyers = [s.mean["hoyer"] for s in vscs]  # alpha ascending
+        verdict = "holds" if all(a > b for a, b in zip(hoyers, hoyers[1:])) else "does not hold"
+        steps = ", ".join(f"{s.name.rsplit('-a', 1)[1]}: {s.mean['hoyer']:.2f}" for s in vscs)
+        lines.append(f"- VSC at L = {latent}, lower alpha gives sparser codes (Hoyer by alpha {steps}): {verdict}.")
+    sdms = _table1(summaries, "sdm-vae", latent)
+    if sdms:
+        sdm = max(sdms.values(), key=lambda s: s.mean["hoyer"])
+        vsc = max(vscs, key=lambda s: s.mean["hoyer"])
+        better = sdm.mean["hoyer"] > vsc.mean["hoyer"] and sdm.mean["pesq_wb"] >= vsc.mean["pesq_wb"]
+        lines.append(f"- SDM-VAE vs VSC at L = {latent}: the sparsest SDM-VAE ({sdm.name}) has Hoyer "
+                     f"{sdm.mean['hoyer']:.2f} and PESQ-WB {sdm.mean['pesq_wb']:.2f}, the sparsest VSC ({vsc.name}) "
+                     f"{vsc.mean['hoyer']:.2f} and {vsc.mean['pesq_wb']:.2f}: 'SDM-VAE sparser at equal or better "
+                     f"quality than VSC' {'holds' if better else 'does not hold'}.")
     return lines
 
 
@@ -83,7 +127,7 @@ def write_report(path: Path, summaries: list[ModelSummary], source: str) -> None
     index = read_index()["models"]
     header = "| model | L | K | " + " | ".join(f"`{m}`" for m in METRIC_NAMES) + " | files | paper PESQ / STOI / Hoyer |"
     rows = [header, "| --- | --- | --- |" + " --- |" * len(METRIC_NAMES) + " --- | --- |"]
-    for s in summaries:
+    for s in sorted(summaries, key=lambda s: table_order(s.name)):
         info = index.get(s.name, {})
         paper = paper_row(s.name)
         paper_cell = f"{paper[2][0]:.2f} / {paper[2][1]:.2f} / {paper[2][2]:.2f}" if paper else "-"

@@ -1,4 +1,4 @@
-from sdmresynth.report import DISCUSSION_MARK, claims, paper_row, write_report
+from sdmresynth.report import DISCUSSION_MARK, claims, paper_row, table_order, write_report
 from sdmresynth.scoring import ModelSummary
 
 
@@ -38,3 +38,17 @@ def test_report_keeps_the_discussion(tmp_path):
     text = path.read_text()
     assert "| vae-l16 |" in text and "3.29 / 0.85 / 0.40" in text and text.endswith("Our discussion.\n")
     assert "old table" not in text
+
+
+def test_vsc_claims_and_table_order():
+    models = [summary("vsc-l16-a0.5", 2.0, 0.9, 0.30), summary("vsc-l16-a0.01", 1.8, 0.9, 0.50),
+              summary("vsc-l16-a0.2", 1.9, 0.9, 0.40), summary("sdm-vae-dct-l16-k64", 2.1, 0.9, 0.70),
+              summary("sdm-vae-log-dct-l16-k64", 3.0, 0.9, 0.99)]
+    lines = [line for line in claims({s.name: s for s in models}) if "VSC" in line]
+    assert "0.01: 0.50, 0.2: 0.40, 0.5: 0.30" in lines[0] and lines[0].endswith("holds.")
+    assert "(sdm-vae-dct-l16-k64)" in lines[1] and lines[1].endswith("holds.")  # not the non-Table-1 model
+    reversed_alpha = {s.name: s for s in models[:3]} | {"vsc-l16-a0.5": summary("vsc-l16-a0.5", 2.0, 0.9, 0.60)}
+    assert "does not hold" in [line for line in claims(reversed_alpha) if "VSC" in line][0]
+    names = ["sdm-vae", "sdm-vae-dct-l64-k64", "vae-l64", "vsc-l16-a0.2", "vsc-l16-a0.01", "vae-l16"]
+    assert sorted(names, key=table_order) == ["vae-l16", "vsc-l16-a0.01", "vsc-l16-a0.2", "vae-l64",
+                                              "sdm-vae-dct-l64-k64", "sdm-vae"]
