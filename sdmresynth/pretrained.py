@@ -12,11 +12,14 @@ INDEX_FILE = "index.json"
 
 
 def pretrained_dir() -> Path:
-    """pretrained/ next to the package (a source checkout or editable install), or $SDMRESYNTH_PRETRAINED."""
+    """$SDMRESYNTH_PRETRAINED if set; else sdmresynth/pretrained (where a wheel installs the shipped models), or
+    pretrained/ next to the package (a source checkout or editable install)."""
     override = os.environ.get("SDMRESYNTH_PRETRAINED")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "pretrained"
+    package = Path(__file__).resolve().parent
+    installed = package / "pretrained"
+    return installed if (installed / INDEX_FILE).is_file() else package.parent / "pretrained"
 
 
 def read_index(directory: Path | None = None) -> dict:

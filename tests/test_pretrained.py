@@ -44,3 +44,22 @@ def test_shipped_index_is_consistent():
         assert path.stat().st_size < 1_000_000
         assert path.with_suffix(".md").is_file()
         assert {"pesq_wb", "pesq_nb", "stoi", "hoyer"} <= set(entry["test"])
+
+
+def test_a_wheel_carries_every_shipped_model(tmp_path):
+    """A non-editable install must find the models: the wheel maps pretrained/ to sdmresynth/pretrained."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(tmp_path), str(root)], capture_output=True, text=True)
+    if build.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {build.stderr.strip()[-200:]}")
+    (wheel,) = tmp_path.glob("sdmresynth-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = json.loads((root / "pretrained" / "index.json").read_text())["models"]
+    assert "sdmresynth/pretrained/index.json" in names
+    assert {f"sdmresynth/pretrained/{name}.pt" for name in shipped} <= names
