@@ -201,20 +201,29 @@ def models(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    aliases: dict[str, list[str]] = {}
-    for alias, name in index["aliases"].items():
-        aliases.setdefault(name, []).append(alias)
-    table = Table(title="shipped models (test split scores)", box=box.SIMPLE_HEAD, pad_edge=False,
+    table = Table(title="shipped models (test split scores)", box=box.SIMPLE_HEAD, pad_edge=False, padding=0,
                   collapse_padding=True)
-    for column in ("name", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer", "aliases"):
-        table.add_column(column, justify="left" if column in ("name", "aliases") else "right",
-                         no_wrap=column != "name", overflow="fold")  # long names wrap, numbers never
+    for column in ("name", "type", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer"):
+        table.add_column(column, justify="left" if column in ("name", "type") else "right",
+                         no_wrap=column != "name", overflow="fold", min_width=20 if column == "name" else None)
     for name, info in sorted(index["models"].items()):
         scores = info.get("test", {})
-        table.add_row(name, str(info["latent_dim"]), str(info["atoms"]), f"{info['params'] / 1000:.0f}k",
-                      *(f"{scores[m]:.2f}" if m in scores else "-" for m in ("pesq_wb", "pesq_nb", "stoi", "hoyer")),
-                      ", ".join(aliases.get(name, [])))
-    Console().print(table)
+        table.add_row(name, model_type_label(info), str(info["latent_dim"]), str(info["atoms"]),
+                      f"{info['params'] / 1000:.0f}k",
+                      *(f"{scores[m]:.2f}" if m in scores else "-" for m in ("pesq_wb", "pesq_nb", "stoi", "hoyer")))
+    console = Console()
+    console.print(table)
+    for alias, name in sorted(index["aliases"].items()):
+        console.print(f"alias: {alias} = {name}", soft_wrap=True)
+
+
+def model_type_label(info: dict) -> str:
+    """"SDM dct", "VSC a=0.2", "VAE": the model type with what tells its variants apart."""
+    if info.get("dictionary"):
+        return f"SDM {info['dictionary']}"
+    if info.get("alpha") is not None:
+        return f"VSC a={info['alpha']:g}"
+    return info["model_type"].upper()
 
 
 @main.command()

@@ -35,6 +35,7 @@ def index_entry(path: Path, test: ModelSummary, test_set: str) -> dict[str, Any]
         "latent_dim": config.latent_dim,
         "atoms": config.code_dim,
         "dictionary": config.dictionary if config.model_type == "sdm-vae" else None,
+        "alpha": config.alpha if config.model_type == "vsc" else None,
         "hidden_dim": config.hidden_dim,
         "input_transform": config.input_transform,
         "params": sum(p.numel() for p in model.parameters()),
