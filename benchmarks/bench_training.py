@@ -115,6 +115,35 @@ def sdmresynth_loop(train: np.ndarray, val: np.ndarray, epochs: int) -> tuple[fl
     return len(train) * epochs / (epoch_seconds - val_seconds), val_seconds / epoch_seconds
 
 
+def _data_parallel_rank(rank: int, world: int, port: int, train: np.ndarray, val: np.ndarray, epochs: int) -> float:
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as folder:
+        _, state = train_model(CONFIG, TrainConfig(max_epochs=epochs), train, val, Path(folder) / "m.pt",
+                               torch.device("cpu"))
+    torch.distributed.destroy_process_group()
+    return len(train) * epochs / sum(h["seconds"] for h in state.history)  # validation included
+
+
+def data_parallel(train: np.ndarray, val: np.ndarray, epochs: int, world: int = 2) -> float:
+    """train_model as `torchrun --nproc-per-node 2 sdmresynth train --threads 1` runs it: one model, each process
+    takes half of every batch of 128, gradients averaged over gloo."""
+    import socket
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with ProcessPoolExecutor(world, mp_context=get_context("spawn")) as pool:
+        rates = list(pool.map(_data_parallel_rank, range(world), [world] * world, [port] * world, [train] * world,
+                              [val] * world, [epochs] * world))
+    return min(rates)
+
+
 def main() -> None:
     args = parse(__doc__.splitlines()[0])
     files = speech_files(limit=8 if args.quick else None)
@@ -127,15 +156,19 @@ def main() -> None:
     loader = dataloader_loop(tensor, steps)
     ours, validation_share = sdmresynth_loop(frames, val, epochs=1 if args.quick else 3)
     parallel = side_by_side(tensor, steps)
+    data_parallel_rate = data_parallel(frames, val, epochs=1 if args.quick else 3)
     rows = [
         {"loop": "FLOP ceiling (matmuls only)", "frames_per_s": ceiling, "vs_ideal": ceiling / ideal},
         {"loop": "ideal in-memory loop", "frames_per_s": ideal, "vs_ideal": 1.0},
         {"loop": "Dataset/DataLoader loop", "frames_per_s": loader, "vs_ideal": loader / ideal},
         {"loop": "sdmresynth train_model", "frames_per_s": ours, "vs_ideal": ours / ideal},
+        {"loop": "train_model, 2 processes x 1 thread (torchrun, one model)", "frames_per_s": data_parallel_rate,
+         "vs_ideal": data_parallel_rate / ideal},
         {"loop": "2 runs side by side, 1 thread each (sum)", "frames_per_s": parallel, "vs_ideal": parallel / ideal},
     ]
     report("training throughput, SDM-VAE L=64 K=64, batch 128", rows, args, threads=torch.get_num_threads(),
-           matmul_gflops=gflops, ours_vs_flop_ceiling=ours / ceiling, validation_share_of_epoch=validation_share,
+           matmul_gflops=gflops, ours_vs_flop_ceiling=ours / ceiling,
+           data_parallel_vs_flop_ceiling=data_parallel_rate / ceiling, validation_share_of_epoch=validation_share,
            train_frames=len(frames))
 
 
