@@ -87,3 +87,28 @@ def test_pseudo_input_weights_stay_finite_when_the_selector_saturates():
     assert torch.sigmoid(model.selector(power)).max() == 0
     terms = model.loss(power, model(power))
     assert torch.isfinite(terms["loss"]) and torch.isfinite(terms["kl_aggregate"])
+
+
+def test_pseudo_input_kl_equals_the_mean_over_pseudo_inputs_written_out():
+    """The factorised KL (small matrix products) against the direct (B, P, L) weighted mean of the authors' code."""
+    from sdmresynth.models.vsc import kl_bernoulli
+
+    def kl_gaussians(mu, log_var, mu_p, log_var_p):
+        return 0.5 * (log_var_p - log_var + (log_var.exp() + (mu - mu_p).pow(2)) / log_var_p.exp() - 1.0)
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(model_type="vsc", latent_dim=8, pseudo_inputs=5, alpha=0.2))
+    power = torch.rand(16, 513) ** 4 * 50
+    posterior = model.encode(power)
+    kl, aggregate = model._prior_terms(posterior, power)
+
+    weights = torch.softmax(torch.nn.functional.logsigmoid(model.selector(model.prepare_input(power))), dim=1)
+    prior = model.encoder(model.pseudo_inputs)
+    gamma_p = torch.sigmoid(10.0 * (prior.log_spike.exp() - 0.5))
+    gamma = posterior.log_spike.exp()[:, None, :]
+    per_input = gamma * kl_gaussians(posterior.mu[:, None], posterior.log_var[:, None], prior.mu[None],
+                                     prior.log_var[None]) + kl_bernoulli(gamma, gamma_p[None])
+    expected = (weights[:, :, None] * per_input).sum(dim=1).sum(dim=-1)
+    torch.testing.assert_close(kl, expected, rtol=1e-4, atol=1e-4)
+    mean_spike = (weights[:, :, None] * gamma_p[None]).sum(dim=1).mean(dim=-1)
+    torch.testing.assert_close(aggregate, 8 * kl_bernoulli(mean_spike, 0.2))

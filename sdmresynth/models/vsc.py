@@ -48,11 +48,6 @@ def kl_spike_slab(posterior: Posterior, alpha: float) -> torch.Tensor:
     return (gamma * gaussian + kl_bernoulli(gamma, alpha)).sum(dim=-1)
 
 
-def kl_gaussians(mu: torch.Tensor, log_var: torch.Tensor, mu_p: torch.Tensor, log_var_p: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, e^log_var) || N(mu_p, e^log_var_p)), elementwise with broadcasting."""
-    return 0.5 * (log_var_p - log_var + (log_var.exp() + (mu - mu_p).pow(2)) / log_var_p.exp() - 1.0)
-
-
 class VSC(SpectralVAE):
     """Spectral VSC: 513-128-L tanh encoder with mean, log-variance and log-spike heads; the shared decoder."""
 
@@ -93,20 +88,33 @@ class VSC(SpectralVAE):
         return ForwardResult(posterior, z, self.decode(z))
 
     def _prior_terms(self, posterior: Posterior, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frame KL to the pseudo-input prior (B,) and the aggregate sparsity term (B,), as the authors' code."""
+        """Per-frame KL to the pseudo-input prior (B,) and the aggregate sparsity term (B,), as the authors' code.
+
+        The KL is the weighted mean over pseudo-inputs i of sum_l [gamma KL(N(mu, s2) || N(mu_i, s2_i))
+        + KL(Bern(gamma) || Bern(gamma_i))]. Both terms are linear in a few functions of the prior (log s2_i,
+        1 / s2_i, mu_i / s2_i, mu_i^2 / s2_i, log gamma_i, log(1 - gamma_i)), so the mean over i is a (B, P) x (P, L)
+        product for each instead of (B, P, L) tensors: the same numbers, about a third of the training step.
+        """
         # The original divides the selector outputs sigmoid(a) by their L2 norm and then takes mean(w * x) / mean(w):
         # a weighted mean over the pseudo-inputs with weights sigmoid(a_i) / sum_j sigmoid(a_j). Computed here as
         # softmax(log sigmoid(a)), which is the same number but stays finite when every sigmoid underflows to 0
         # (raw power inputs reach 1e5, and 0 / 0 made training NaN).
-        logits = nn.functional.logsigmoid(self.selector(self.prepare_input(power)))  # (B, P)
-        weights = torch.softmax(logits, dim=1)[:, :, None]  # (B, P, 1)
+        weights = torch.softmax(nn.functional.logsigmoid(self.selector(self.prepare_input(power))), dim=1)  # (B, P)
         prior = self.encoder(self.pseudo_inputs)  # pseudo-inputs live in the encoder's input space: (P, L)
         gamma_p = torch.sigmoid(self.config.pseudo_sharpness * (prior.log_spike.exp() - 0.5))
-        gamma = posterior.log_spike.exp()[:, None, :]  # (B, 1, L)
-        gaussian = kl_gaussians(posterior.mu[:, None, :], posterior.log_var[:, None, :], prior.mu[None], prior.log_var[None])
-        per_input = gamma * gaussian + kl_bernoulli(gamma, gamma_p[None])  # (B, P, L)
-        kl = (weights * per_input).sum(dim=1).sum(dim=-1)
-        mean_spike = (weights * gamma_p[None]).sum(dim=1).mean(dim=-1)  # (B,)
+        q = gamma_p.clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        precision = torch.exp(-prior.log_var)
+        prior_stats = torch.cat([prior.log_var, precision, prior.mu * precision, prior.mu.pow(2) * precision,
+                                 q.log(), (1 - q).log()], dim=1)  # (P, 6L)
+        log_var_p, precision_p, mu_precision_p, mu2_precision_p, log_q, log_not_q = (
+            weights @ prior_stats).chunk(6, dim=1)  # each the weighted mean over pseudo-inputs: (B, L)
+        mu, log_var = posterior.mu, posterior.log_var
+        gaussian = 0.5 * (log_var_p - log_var + (log_var.exp() + mu.pow(2)) * precision_p
+                          - 2 * mu * mu_precision_p + mu2_precision_p - 1.0)
+        gamma = posterior.log_spike.exp().clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        bernoulli = gamma * (gamma.log() - log_q) + (1 - gamma) * ((1 - gamma).log() - log_not_q)
+        kl = (posterior.log_spike.exp() * gaussian + bernoulli).sum(dim=-1)
+        mean_spike = (weights @ gamma_p).mean(dim=-1)  # (B,)
         aggregate = self.config.latent_dim * kl_bernoulli(mean_spike, self.config.alpha)
         return kl, aggregate
 
