@@ -48,14 +48,21 @@ def test_shipped_index_is_consistent():
 
 def test_a_wheel_carries_every_shipped_model(tmp_path):
     """A non-editable install must find the models: the wheel maps pretrained/ to sdmresynth/pretrained."""
+    import shutil
     import subprocess
     import sys
     import zipfile
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
+    source = tmp_path / "source"  # a clean copy: no build/ left over from an earlier wheel, none left in the repo
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(root / part, source)
+    for part in ("sdmresynth", "pretrained"):
+        shutil.copytree(root / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                            str(tmp_path), str(root)], capture_output=True, text=True)
+                            str(tmp_path), str(source)], capture_output=True, text=True)
     if build.returncode != 0:
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip()[-200:]}")
     (wheel,) = tmp_path.glob("sdmresynth-*.whl")
