@@ -34,7 +34,7 @@ ref. [11]) with prior spike probability alpha = $alpha and the paper's 513-128-$
 sigmoid(c (eta + gamma - 1)), c = 100; a prior built from 10 learned pseudo-inputs weighted by a selector network, \
 its spike probabilities sharpened with nu = 10; the aggregate term pulling the pseudo-inputs' mean spike probability \
 to alpha; the slab phased in over epochs 10-20 (early stopping counts from epoch 20). Codes (encode, Hoyer): the \
-gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 elsewhere." ;;
+gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 elsewhere. VSC learns far more slowly than the other models (its validation loss still fell slowly at epoch 150, and an epoch costs 1.8 times an SDM-VAE's), so train_zoo.sh stops it at 150 epochs (VSC_MAX_EPOCHS) to fit the zoo into this machine's budget: its scores are a lower bound of what the protocol reaches." ;;
     *) echo "unknown zoo model: $name" >&2; return 1 ;;
   esac
 }
