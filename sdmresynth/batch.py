@@ -3,14 +3,13 @@ and collect what failed without stopping."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .data import find_audio
 from .errors import UserError
-from .workers import worker_pool
+from .workers import worker_count, worker_pool
 
 _WORKER: dict = {}
 
@@ -73,7 +72,7 @@ def _call(job: Callable, source: Path, target: Path, options: dict) -> JobResult
 def run_jobs(job: Callable, pairs: list[tuple[Path, Path]], model_name: str, device: str, workers: int,
              on_result: Callable[[JobResult], None] | None = None, **options) -> list[JobResult]:
     """Run job(model, source, target, **options) -> (notices, summary) for every pair; failures are collected."""
-    workers = min(workers or os.cpu_count() or 1, len(pairs))
+    workers = worker_count(workers, len(pairs))
     results = []
     if workers <= 1:
         _init(model_name, device)

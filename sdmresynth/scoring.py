@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import UserError
 from .metrics import METRIC_NAMES, quality_metrics
-from .workers import start_server, worker_pool
+from .workers import start_server, worker_count, worker_pool
 
 _WORKER_MODELS: dict = {}
 
@@ -89,7 +89,7 @@ def score_files(
     jobs = [(m, str(f), device, str(out_dir) if out_dir else None) for m in models for f in files
             if (names[m], str(f)) not in done]
     jobs.sort(key=lambda job: -_size(job[1]))  # stable: each file's models stay in the given order
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    workers = worker_count(workers, len(jobs))
     start_server(workers)
     if check:
         check_models(models)

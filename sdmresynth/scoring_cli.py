@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -18,7 +17,7 @@ from .errors import UserError
 from .metrics import METRIC_NAMES
 from .pretrained import read_index, resolve_model
 from .scoring import FileScore, ModelSummary, check_models, score_files, summarise
-from .workers import start_server
+from .workers import start_server, worker_count
 
 
 def expand_models(names: list[str]) -> list[str]:
@@ -94,9 +93,10 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     models = expand_models(model_names)
     if not models:
         raise UserError("no models to score (none shipped?)")
-    start_server(workers or os.cpu_count() or 1)  # the workers' imports overlap loading the models here
+    start_server(worker_count(workers))  # the workers' imports overlap loading the models here
     check_models(models)
-    wanted = {(resolve_model(m)[0], str(f)) for m in models for f in files}
+    names = [resolve_model(m)[0] for m in models]  # once per model: each lookup reads the index
+    wanted = {(name, str(f)) for name in names for f in files}
     recorded = {(s.model, s.file): s for s in read_csv(csv_file)} if resume else {}  # one row per pair
     earlier = [score for key, score in recorded.items() if key in wanted]
     log = CsvLog(csv_file, append=resume) if csv_file else None
@@ -116,7 +116,7 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     finally:
         if log:
             log.close()
-    order = {resolve_model(m)[0]: i for i, m in enumerate(models)}
+    order = {name: i for i, name in enumerate(names)}
     summaries = sorted(summarise(scores), key=lambda s: order.get(s.name, len(order)))
     if plot:
         from .plots import plot_scores

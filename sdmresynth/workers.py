@@ -38,6 +38,12 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def worker_count(requested: int, jobs: int | None = None) -> int:
+    """The processes to use: `requested`, or one per CPU for 0; never more than there are jobs."""
+    count = requested or os.cpu_count() or 1
+    return count if jobs is None else min(count, jobs)
+
+
 def start_server(workers: int) -> None:
     """Start the preloaded fork server now, if `workers` > 1, so that its imports (about a second) overlap the
     caller's own start-up instead of delaying the first worker. Safe to call more than once."""

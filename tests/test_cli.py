@@ -17,6 +17,14 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+def folder_of(folder, clips):
+    """A folder holding copies of clips ({name: source}), for commands that take --data."""
+    folder.mkdir()
+    for name, source in clips.items():
+        shutil.copy(source, folder / name)
+    return folder
+
+
 def test_encode_writes_codes_and_json_summary(tmp_path, tiny_model):
     out = tmp_path / "codes.npz"
     result = run("encode", SPEECH, "-o", out, "-m", tiny_model, "--device", "cpu", "--json")
@@ -93,9 +101,7 @@ def test_missing_model_and_file(tmp_path, tiny_model):
 
 
 def test_score_reports_table_json_csv_and_failures(tmp_path, tiny_model):
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(SPEECH, data / "a.wav")
+    data = folder_of(tmp_path / "data", {"a.wav": SPEECH})
     sf.write(data / "silent.wav", np.zeros(16000), 16000)
     csv = tmp_path / "rows.csv"
     result = run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--json", "--csv", csv)
@@ -201,10 +207,7 @@ def test_score_plot(tmp_path, tiny_model):
 
 
 def test_score_resume_keeps_earlier_rows_and_scores_the_rest(tmp_path, tiny_model):
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(SPEECH, data / "a.wav")
-    shutil.copy(COMMAND, data / "b.wav")
+    data = folder_of(tmp_path / "data", {"a.wav": SPEECH, "b.wav": COMMAND})
     rows = tmp_path / "rows.csv"
     assert run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--csv", rows).exit_code == 0
     lines = rows.read_text().splitlines()
@@ -223,10 +226,7 @@ def test_score_resume_keeps_earlier_rows_and_scores_the_rest(tmp_path, tiny_mode
 
 
 def test_score_in_two_workers_largest_file_first_models_in_given_order(tmp_path, tiny_model):
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(COMMAND, data / "a_short.wav")
-    shutil.copy(SPEECH, data / "b_long.wav")
+    data = folder_of(tmp_path / "data", {"a_short.wav": COMMAND, "b_long.wav": SPEECH})
     second = tmp_path / "another.pt"
     shutil.copy(tiny_model, second)
     rows = tmp_path / "rows.csv"
