@@ -6,18 +6,21 @@
 # lr 1e-4) in about a third of the time: see benchmarks/RESULTS.md ("Training the zoo"). One thread per run: on a
 # 2-core machine two runs side by side give more throughput than one run on two threads.
 # PAPER_PROTOCOL=1 trains with the official code's setting instead (raw power input, lr 1e-4, no clipping).
-# VSC converges far more slowly (still improving at epoch 150, at 1.8x the cost of an SDM-VAE epoch): its runs stop
-# at VSC_MAX_EPOCHS (default 150) to fit the zoo into this machine's budget; their cards say so.
+# VSC trains without the spike warm-up (--slab-warmup 0 0): with the authors' warm-up (slab phased in over epochs
+# 10-20) its validation loss needed 50 epochs to reach what it reaches in 26 without (benchmarks/RESULTS.md, "VSC").
+# Every run stops by early stopping (no epoch cap below the protocol's 500).
 #
 #   pretrained/train_zoo.sh NAME [NAME ...]     # e.g. pretrained/train_zoo.sh vae-l64 sdm-vae-identity-l64
 #
-# Checkpoints go to runs/NAME.pt (resumable: rerunning a name continues an interrupted run), logs to runs/NAME.log.
+# Checkpoints go to $RUNS/NAME.pt (default runs/; resumable: rerunning a name continues an interrupted run), logs to
+# $RUNS/NAME.log. Point RUNS outside the clone to keep unfinished runs when the clone is replaced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLITS=${SPLITS:-../shared/data/splits}
-mkdir -p runs
-RECIPE="--input-transform log --standardise-input --lr 1e-3 --grad-clip 2000"
-[ "${PAPER_PROTOCOL:-0}" = 1 ] && RECIPE="--lr 1e-4"
+RUNS=${RUNS:-runs}
+mkdir -p "$RUNS"
+RECIPE=""  # the recipe is sdmresynth train's default (log input standardised per bin, Adam 1e-3, clipping 2000)
+[ "${PAPER_PROTOCOL:-0}" = 1 ] && RECIPE="--paper-protocol"
 
 options_for() {
   case "$1" in
@@ -31,7 +34,7 @@ options_for() {
     sdm-vae-dct-l64-k256) echo "--dictionary dct -L 64 -K 256" ;;
     sdm-vae-learned-l64-k256) echo "--dictionary learned -L 64 -K 256" ;;
     vsc-l16-a*|vsc-l64-a*) L=${1#vsc-l}
-      echo "--model-type vsc -L ${L%%-*} --alpha ${1##*-a} --max-epochs ${VSC_MAX_EPOCHS:-150}" ;;
+      echo "--model-type vsc -L ${L%%-*} --alpha ${1##*-a} --slab-warmup 0 0" ;;
     *) echo "unknown zoo model: $1" >&2; return 1 ;;
   esac
 }
@@ -39,9 +42,9 @@ options_for() {
 for name in "$@"; do
   opts=$(options_for "$name")
   resume=""
-  [ -f "runs/$name.state.pt" ] && resume="--resume"
-  [ -f "runs/$name.pt" ] && [ -z "$resume" ] && { echo "runs/$name.pt exists, skipping"; continue; }
+  [ -f "$RUNS/$name.state.pt" ] && resume="--resume"
+  [ -f "$RUNS/$name.pt" ] && { echo "$RUNS/$name.pt exists, skipping"; continue; }
   # shellcheck disable=SC2086
-  sdmresynth train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" --out "runs/$name.pt" \
-    $RECIPE --threads 1 --seed 0 $opts $resume >> "runs/$name.log" 2>&1
+  sdmresynth train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" --out "$RUNS/$name.pt" \
+    $RECIPE --threads 1 --seed 0 $opts $resume >> "$RUNS/$name.log" 2>&1
 done

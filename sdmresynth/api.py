@@ -5,6 +5,8 @@
     >>> audio = sdm.read_audio("examples/speech.wav")
     >>> out = sdm.resynthesise(model, audio.samples)          # same length, same level
     >>> codes = sdm.encode(model, audio.samples).codes        # (frames, K)
+    >>> edited = sdm.keep_top(codes, 8)                       # the 8 strongest atoms of each frame
+    >>> sound = sdm.decode_codes(model, edited, len(audio.samples), phase_from=audio.samples)
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ import numpy as np
 import torch
 
 from .audio import Audio, peak_level, read_audio, resample, write_audio
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
+from .codes import keep_top, mute_atoms
 from .device import resolve_device
 from .metrics import hoyer
 from .models import SpectralVAE
 from .pretrained import resolve_model
+from .phase import GRIFFIN_LIM_ITERATIONS, griffin_lim
 from .stft import OverlapAdd, StftConfig, frame_count, power_spectrogram, stft, with_phase_of
 
-__all__ = ["Encoding", "LoadedModel", "decode", "encode", "load_model", "read_audio", "resynthesise",
-           "resynthesise_file", "resynthesise_with_codes", "write_audio"]
+__all__ = ["Encoding", "LoadedModel", "decode", "decode_codes", "encode", "keep_top", "load_model", "mute_atoms",
+           "read_audio", "resynthesise", "resynthesise_file", "resynthesise_with_codes", "write_audio"]
 
 STFT = StftConfig()
 BLOCK_FRAMES = 2048  # about 33 s of audio per block: memory stays bounded however long the file
@@ -40,6 +44,7 @@ class LoadedModel:
     path: Path
     metadata: dict[str, Any]
     device: torch.device
+    sha256: str  # of the checkpoint file: codes files name the exact model that made them
 
 
 @dataclass
@@ -61,7 +66,7 @@ def load_model(name_or_path: str = "sdm-vae", device: str = "auto") -> LoadedMod
     checkpoint = load_checkpoint(path)
     target = resolve_device(device)
     model = model_from_checkpoint(checkpoint, path).to(target)
-    return LoadedModel(model, name, path, checkpoint.metadata, target)
+    return LoadedModel(model, name, path, checkpoint.metadata, target, file_sha256(path))
 
 
 def _blocks(samples: np.ndarray, block_frames: int):
@@ -92,6 +97,34 @@ def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
     """Variances sigma^2 (T, F) for latents z (T, L)."""
     with torch.no_grad():
         return loaded.model.decode(_to_tensor(loaded, z)).exp().cpu().numpy()
+
+
+def decode_codes(loaded: LoadedModel, codes: np.ndarray, length: int, peak: float = 1.0,
+                 phase_from: np.ndarray | None = None, iterations: int = GRIFFIN_LIM_ITERATIONS,
+                 block_frames: int = BLOCK_FRAMES) -> np.ndarray:
+    """Sound from codes (T, K) (w for SDM-VAE, z for the VAE, the gated code for VSC): z = D w, decode to sigma^2,
+    magnitude sqrt(sigma^2), with the phase of phase_from (n = length samples at 16 kHz; decode_codes of encode's
+    codes with the input's phase equals resynthesise) or, without it, a phase found by fast Griffin-Lim
+    (`iterations`). Returns (length,) float64 at the level `peak` (the input's max |x|, kept in codes files).
+    """
+    if codes.ndim != 2 or codes.shape[1] != loaded.model.config.code_dim:
+        raise ValueError(f"codes: expected (frames, {loaded.model.config.code_dim}), got {codes.shape}")
+    if len(codes) != frame_count(length, STFT):
+        raise ValueError(f"codes: {len(codes)} frames do not fit {length} samples ({frame_count(length, STFT)})")
+    if phase_from is not None and len(phase_from) != length:
+        raise ValueError(f"phase_from: {len(phase_from)} samples, the codes are of {length}")
+    with torch.no_grad():
+        variance = np.concatenate([
+            loaded.model.decode(loaded.model.to_latent(_to_tensor(loaded, codes[start : start + block_frames])))
+            .exp().cpu().numpy().astype(np.float64) for start in range(0, len(codes), block_frames)])
+    magnitude = np.sqrt(variance)
+    if phase_from is None:
+        return griffin_lim(magnitude, length, iterations) * peak
+    ola = OverlapAdd(length, STFT)
+    out = [ola.push(with_phase_of(magnitude[start : start + block_frames], stft(phase_from, STFT, start,
+                                                                                 min(start + block_frames, len(codes)))))
+           for start in range(0, len(codes), block_frames)]
+    return np.concatenate([*out, ola.finish()]) * peak
 
 
 def resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_FRAMES) -> np.ndarray:

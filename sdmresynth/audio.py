@@ -14,6 +14,14 @@ import soundfile as sf
 from .errors import UserError
 
 MODEL_RATE = 16000
+# Output formats by suffix: (soundfile format, subtype). 16-bit PCM where the format has it, Vorbis for OGG.
+OUTPUT_FORMATS = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".aiff": ("AIFF", "PCM_16"),
+    ".aif": ("AIFF", "PCM_16"),
+}
 
 
 @dataclass
@@ -94,15 +102,26 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return resample_poly(samples, rate_out // common, rate_in // common)
 
 
+def output_format(path: str | os.PathLike) -> tuple[str, str]:
+    """(format, subtype) that soundfile writes for this file name's suffix; UserError for an unknown suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise UserError(f"{path}: unknown output format {suffix or '(no suffix)'!r} "
+                        f"(use {', '.join(OUTPUT_FORMATS)})")
+    return OUTPUT_FORMATS[suffix]
+
+
 def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> int:
-    """Write 16-bit PCM WAV atomically (temp file + rename); returns how many samples were clipped."""
+    """Write audio atomically (temp file + rename) in the format its suffix names (16-bit WAV, FLAC or AIFF,
+    Ogg Vorbis); returns how many samples were clipped."""
     path = Path(path)
+    file_format, subtype = output_format(path)
     clipped = int(np.count_nonzero(samples > 1.0) + np.count_nonzero(samples < -1.0))
     if clipped:
         samples = np.clip(samples, -1.0, 1.0)
 
     def write(handle_path: str) -> None:
-        sf.write(handle_path, samples, sample_rate, subtype="PCM_16", format="WAV")
+        sf.write(handle_path, samples, sample_rate, subtype=subtype, format=file_format)
 
     write_atomically(path, write)
     return clipped

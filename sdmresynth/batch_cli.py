@@ -13,14 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .api import load_model
 from .batch import plan, run_jobs
-from .errors import UserError
 
 
 def run_batch(job: Callable, sources: list[Path], target_dir: Path | None, suffix: str, model_name: str, device: str,
               workers: int, as_json: bool = False, **options) -> None:
     """Run job over every input below sources, writing into target_dir; report and exit 1 on failures."""
-    if target_dir and target_dir.exists() and not target_dir.is_dir():
-        raise UserError(f"{target_dir}: is a file, not a folder (several inputs need an output folder)")
     load_model(model_name, "cpu")  # a bad model is an error before any work starts
     pairs = plan(sources, target_dir, suffix)
     console = Console(stderr=True, soft_wrap=True)

@@ -58,6 +58,8 @@ def load_checkpoint(path: Path, kind: str = "model") -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint file")
+    if not _looks_like_torch_file(path):
+        raise UserError(f"{path}: not an sdmresynth checkpoint (not a file torch.save writes)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -78,6 +80,24 @@ def load_checkpoint(path: Path, kind: str = "model") -> Checkpoint:
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{path}: damaged checkpoint ({error})") from None
     return Checkpoint(kind, config, state_dict, dict(payload.get("metadata", {})), dict(payload.get("extra", {})))
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (identifies the exact checkpoint that made a codes file)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (or, in old versions, a raw pickle): anything else is not a checkpoint."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head.startswith((b"PK\x03\x04", b"\x80"))
 
 
 def model_from_checkpoint(checkpoint: Checkpoint, path: Path) -> SpectralVAE:

@@ -48,25 +48,32 @@ def main() -> None:
 @click.option("--dictionary", type=click.Choice(["identity", "dct", "learned"]), default="dct", show_default=True)
 @click.option("--atoms", "-K", type=click.IntRange(1), help="Dictionary size K (default: L).")
 @click.option("--hidden-dim", type=click.IntRange(1), default=128, show_default=True)
-@click.option("--input-transform", type=click.Choice(["power", "log"]), default="power", show_default=True,
-              help="Encoder input: the power spectrogram (paper) or its log.")
-@click.option("--standardise-input", is_flag=True, help="Standardise each encoder input bin with training-set "
-              "mean and std (stored in the model).")
+@click.option("--paper-protocol", is_flag=True, help="Train with the official code's setting: raw power input, "
+              "not standardised, Adam 1e-4, no gradient clipping (instead of the recipe of the shipped models).")
+@click.option("--input-transform", type=click.Choice(["power", "log"]),
+              help="Encoder input: the power spectrogram (paper) or its log.  [default: log; power with "
+              "--paper-protocol]")
+@click.option("--standardise-input/--no-standardise-input", default=None, help="Standardise each encoder input bin "
+              "with training-set mean and std (stored in the model).  [default: on; off with --paper-protocol]")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True,
               help="VSC: prior spike probability (lower is sparser).")
 @click.option("--pseudo-inputs", type=click.IntRange(0), default=10, show_default=True,
               help="VSC: learned pseudo-inputs of the prior (0: fixed N(0, 1) slab, closed-form KL).")
 @click.option("--selector-sharpness", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True,
               help="VSC: c in the relaxed selector sigmoid(c (eta + gamma - 1)).")
+@click.option("--selector-anneal", type=(click.FloatRange(min=0), click.IntRange(0)), default=(0.0, 0),
+              show_default=True, metavar="C0 EPOCHS",
+              help="VSC: grow c linearly from C0 to --selector-sharpness over EPOCHS epochs (0 0: constant c).")
 @click.option("--slab-warmup", type=(click.IntRange(0), click.IntRange(0)), default=(10, 20), show_default=True,
               help="VSC: epochs START END over which the slab is phased in (0 0: no warm-up).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="Adam's learning rate.  [default: 1e-3; 1e-4 with --paper-protocol]")
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--patience", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--max-epochs", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--grad-clip", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Clip the global gradient norm to this (0: off, as the paper).")
+@click.option("--grad-clip", type=click.FloatRange(min=0),
+              help="Clip the global gradient norm to this (0: off).  [default: 2000; 0 with --paper-protocol]")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch's default, all cores).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Where frame tensors are cached "
               "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
@@ -75,7 +82,9 @@ def main() -> None:
 @DEVICE
 def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...], out: Path, threads: int,
           cache_dir: Path | None, no_cache: bool, resume: bool, device: str, **settings) -> None:
-    """Train a VAE, SDM-VAE or VSC with the paper's protocol (Adam, early stopping on validation loss)."""
+    """Train a VAE, SDM-VAE or VSC: the paper's protocol (Adam, batch 128, early stopping on the validation loss)
+    with the recipe of the shipped models (log input standardised per bin, Adam 1e-3, gradient norm clipped at
+    2000); --paper-protocol trains the official code's setting instead."""
     from rich.console import Console
 
     from .data import default_cache_dir
@@ -106,39 +115,42 @@ def _is_batch(sources: tuple[Path, ...]) -> bool:
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="The .npz to write (default: SOURCE with "
-              "suffix .codes.npz); with several inputs or a folder, the folder to write into (default: next to each).")
+@click.option("--output", "-o", type=click.Path(), help="The .npz to write (default: SOURCE with suffix .codes.npz, "
+              "next to it), or a folder to write SOURCE.codes.npz into (an existing folder, or a name ending in /, "
+              "created if missing). Several inputs or a folder input need a folder (default: next to each input).")
 @click.option("--plot", type=click.Path(path_type=Path), help="Also draw spectrograms and code activity to this PNG "
               "(needs matplotlib: pip install sdmresynth[plot]).")
 @MODEL
 @DEVICE
 @WORKERS
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
-def encode(sources: tuple[Path, ...], output: Path | None, plot: Path | None, model_name: str, device: str,
+def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, model_name: str, device: str,
            workers: int, as_json: bool) -> None:
     """Write the sparse codes of SOURCES (files or folders) to .npz files and summarise them."""
     import json
 
     from .api import load_model
     from .encoding_cli import encode_file, print_summary
+    from .targets import batch_folder, single_output
 
     if _is_batch(sources):
         if plot:
             raise UserError("--plot draws one file: give a single input")
         from .batch_cli import run_batch
 
-        run_batch(encode_file, list(sources), output, ".codes.npz", model_name, device, workers, as_json)
+        run_batch(encode_file, list(sources), batch_folder(output), ".codes.npz", model_name, device, workers,
+                  as_json)
         return
     source = sources[0]
-    output = output or source.with_name(source.stem + ".codes.npz")
-    if output.exists() and source.exists() and output.resolve() == source.resolve():
-        raise UserError(f"{output}: refusing to overwrite the input")
+    target = single_output(source, output, ".codes.npz")
+    if target.exists() and source.exists() and target.resolve() == source.resolve():
+        raise UserError(f"{target}: refusing to overwrite the input")
     if plot:
         from .plots import require_matplotlib
 
         require_matplotlib()
     loaded = load_model(model_name, device)
-    notices, summary = encode_file(loaded, source, output)
+    notices, summary = encode_file(loaded, source, target)
     _print_notices(notices)
     if plot:
         from .plots import plot_encoding
@@ -152,37 +164,78 @@ def encode(sources: tuple[Path, ...], output: Path | None, plot: Path | None, mo
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @MODEL
 @DEVICE
 @WORKERS
 @click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
 @click.option("--overwrite", is_flag=True, help="Allow TARGET to be SOURCE.")
-def resynth(paths: tuple[Path, ...], model_name: str, device: str, workers: int, keep_rate: bool,
+def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, keep_rate: bool,
             overwrite: bool) -> None:
     """Resynthesise SOURCE... into TARGET: STFT, encode, decode, inverse STFT with the input's phase.
 
-    One input file: TARGET is the output file. Several inputs or a folder: TARGET is a folder, and the
+    As with cp: one input file and a TARGET file name writes that file, in the format its suffix names (.wav,
+    .flac, .aiff: 16-bit; .ogg: Vorbis); a TARGET folder (an existing one, or a name ending in /, created if
+    missing) receives SOURCE's name with .wav. Several inputs or a folder input need a folder TARGET, and the
     folder structure below each input folder is kept.
     """
     from .api import load_model
+    from .audio import output_format
     from .encoding_cli import resynthesise_job
+    from .targets import batch_folder, names_folder, single_output
 
     if len(paths) < 2:
         raise UserError("give SOURCE... TARGET")
-    sources, target = paths[:-1], paths[-1]
+    sources, target = tuple(Path(p) for p in paths[:-1]), paths[-1]
     if _is_batch(sources):
         from .batch_cli import run_batch
 
-        run_batch(resynthesise_job, list(sources), target, ".wav", model_name, device, workers, keep_rate=keep_rate)
+        run_batch(resynthesise_job, list(sources), batch_folder(target), ".wav", model_name, device, workers,
+                  keep_rate=keep_rate)
         return
     source = sources[0]
-    if target.exists() and source.exists() and target.resolve() == source.resolve() and not overwrite:
-        raise UserError(f"{target}: is the input file; pass --overwrite to replace it")
+    output_format(target if not names_folder(target) else "x.wav")  # an unknown suffix is refused before any work
+    output = single_output(source, target, ".wav")
+    if output.exists() and source.exists() and output.resolve() == source.resolve() and not overwrite:
+        raise UserError(f"{output}: is the input file; pass --overwrite to replace it")
     loaded = load_model(model_name, device)
-    notices, summary = resynthesise_job(loaded, source, target, keep_rate)
+    notices, summary = resynthesise_job(loaded, source, output, keep_rate)
     _print_notices(notices)
-    click.echo(f"wrote {target} ({summary['seconds']:.2f} s, model {loaded.name})", err=True)
+    click.echo(f"wrote {output} ({summary['seconds']:.2f} s, model {loaded.name})", err=True)
+
+
+@main.command()
+@click.argument("codes_file", metavar="CODES.npz", type=click.Path(path_type=Path))
+@click.argument("target", metavar="OUT")
+@click.option("--phase-from", type=click.Path(path_type=Path), help="Reuse this recording's phase (the one that was "
+              "encoded: the output then equals `resynth` of it). Without it the phase is reconstructed.")
+@click.option("--keep-top", type=click.IntRange(1), help="Keep the N largest-magnitude coefficients of each frame's "
+              "code, zero the rest.")
+@click.option("--mute-atoms", help="Zero these atoms (0-based) in every frame, e.g. 3,17,40-42.")
+@click.option("--iterations", type=click.IntRange(1), default=100, show_default=True,
+              help="Fast Griffin-Lim iterations (momentum 0.99) when no --phase-from is given.")
+@click.option("--model", "-m", "model_name", help="The model that made the codes (default: the one the codes file "
+              "names; a checkpoint path if it is not shipped).")
+@DEVICE
+def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int | None, mute_atoms: str | None,
+           iterations: int, model_name: str | None, device: str) -> None:
+    """Turn codes that `encode` wrote (edited or not) back into sound, written to OUT (.wav, .flac, .ogg, .aiff;
+    a folder receives the codes file's name with .wav).
+
+    --keep-top and --mute-atoms edit the codes first (w for SDM-VAE, z for the VAE, the gated code for VSC).
+    """
+    from .audio import output_format
+    from .decoding_cli import decode_file
+    from .targets import names_folder, single_output
+
+    output_format(target if not names_folder(target) else "x.wav")  # an unknown suffix is refused before any work
+    output = single_output(codes_file.with_name(codes_file.name.removesuffix(".npz").removesuffix(".codes")),
+                           target, ".wav")
+    notices, summary = decode_file(codes_file, output, phase_from, keep_top, mute_atoms, iterations, model_name,
+                                   device)
+    _print_notices(notices)
+    click.echo(f"wrote {output} ({summary['seconds']:.2f} s, model {summary['model']}, phase "
+               f"{summary['phase']})", err=True)
 
 
 @main.command()
@@ -198,20 +251,21 @@ def models(as_json: bool) -> None:
         click.echo(json.dumps(index))
         return
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+
+    from .console import stdout_console
 
     table = Table(title="shipped models (test split scores)", box=box.SIMPLE_HEAD, pad_edge=False, padding=0,
                   collapse_padding=True)
     for column in ("name", "type", "L", "K", "params", "pesq_wb", "pesq_nb", "stoi", "hoyer"):
-        table.add_column(column, justify="left" if column in ("name", "type") else "right",
-                         no_wrap=column != "name", overflow="fold", min_width=20 if column == "name" else None)
+        table.add_column(column, justify="left" if column in ("name", "type") else "right", no_wrap=True,
+                         min_width=max(map(len, index["models"]), default=4) if column == "name" else None)
     for name, info in sorted(index["models"].items()):
         scores = info.get("test", {})
         table.add_row(name, model_type_label(info), str(info["latent_dim"]), str(info["atoms"]),
                       f"{info['params'] / 1000:.0f}k",
                       *(f"{scores[m]:.2f}" if m in scores else "-" for m in ("pesq_wb", "pesq_nb", "stoi", "hoyer")))
-    console = Console()
+    console = stdout_console()
     console.print(table)
     for alias, name in sorted(index["aliases"].items()):
         console.print(f"alias: {alias} = {name}", soft_wrap=True)
@@ -231,7 +285,8 @@ def model_type_label(info: dict) -> str:
               help="Model name or checkpoint path; repeatable; `all` = every shipped model.")
 @click.option("--data", type=click.Path(path_type=Path), help="Directory of audio (searched recursively).")
 @click.option("--list", "list_file", type=click.Path(path_type=Path), help="Split list (paths relative to it).")
-@click.option("--workers", type=click.IntRange(0), default=0, help="Worker processes (0: one per CPU).")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="Worker processes (0: one per CPU).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the per-model summaries.")
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV "
               "(appended as files finish).")
@@ -242,7 +297,10 @@ def model_type_label(info: dict) -> str:
               "(needs matplotlib).")
 @DEVICE
 def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_dir, report, plot, device) -> None:
-    """Score models on a test set: PESQ (wb, nb), STOI, ESTOI, SI-SDR and Hoyer sparsity, like Table 1."""
+    """Score models on a test set: PESQ (wb, nb), STOI, ESTOI, SI-SDR and Hoyer sparsity, like Table 1.
+
+    Files that cannot be scored are listed and the others scored; the exit status is 1 if any file failed.
+    """
     from .scoring_cli import run_scoring
 
     if plot:
@@ -252,9 +310,16 @@ def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_
     summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device, plot,
                             resume)
     if report:
+        import shlex
+
         from .report import write_report
 
-        write_report(report, summaries, (list_file or data).as_posix())
+        given = [arg for name in model_names for arg in ("--model", name)]
+        given += ["--list", list_file.as_posix()] if list_file else ["--data", data.as_posix()]
+        given += ["--report", report.as_posix()] + (["--device", device] if device != "auto" else [])
+        write_report(report, summaries, shlex.join(["sdmresynth", "score", *given]))
+    if any(s.failed for s in summaries):
+        raise click.exceptions.Exit(1)
 
 
 @main.command()

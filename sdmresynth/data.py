@@ -94,6 +94,18 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SDMRESYNTH_CACHE", Path.home() / ".cache" / "sdmresynth"))
 
 
+def cache_size(cache_dir: Path) -> int:
+    """Bytes held by the frame cache in cache_dir (0 when it does not exist)."""
+    if not cache_dir.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in cache_dir.glob("frames-*") if p.is_file())
+
+
+def format_size(size: int) -> str:
+    """A byte count for people: 370 MB, 1.2 GB."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
 def _cache_key(paths: list[Path], cfg: StftConfig) -> str:
     """Changes whenever a file, its size or mtime, the STFT settings or the trimming change."""
     digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, "stft": asdict(cfg), "top_db": TRIM_TOP_DB}).encode())

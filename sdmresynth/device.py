@@ -12,7 +12,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+        raise UserError("device 'cuda': no CUDA device is available (use 'cpu' or 'auto')")
     if name not in ("cpu", "cuda"):
-        raise UserError(f"--device {name}: expected auto, cpu or cuda")
+        raise UserError(f"device {name!r}: expected 'auto', 'cpu' or 'cuda'")
     return torch.device(name)

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from .api import STFT, LoadedModel, encode, read_audio, resynthesise_file
-from .audio import write_atomically
+from .audio import peak_level
+from .codes import CodesFile, write_codes
 
 TOP_ATOMS = 8
 
@@ -18,13 +19,9 @@ def encode_file(loaded: LoadedModel, source: Path, output: Path) -> tuple[list[s
     audio = read_audio(source)
     encoding = encode(loaded, audio.samples)
     frame_hoyer = encoding.hoyer
-
-    def write(temp: str) -> None:
-        with open(temp, "wb") as handle:
-            np.savez(handle, codes=encoding.codes, z=encoding.z, hoyer=frame_hoyer, sample_rate=STFT.sample_rate,
-                     hop=STFT.hop, n_fft=STFT.n_fft, model=loaded.name)
-
-    write_atomically(output, write)
+    codes_file = CodesFile(encoding.codes, model_reference(loaded), loaded.sha256, len(audio.samples), peak_level(audio.samples),
+                           STFT.sample_rate, STFT.hop, STFT.n_fft)
+    write_codes(output, codes_file, encoding.z, frame_hoyer)
     activity = np.abs(encoding.codes).mean(axis=0)
     top = np.argsort(activity)[::-1][:TOP_ATOMS]
     summary = {
@@ -40,6 +37,14 @@ def encode_file(loaded: LoadedModel, source: Path, output: Path) -> tuple[list[s
         "top_atoms": [{"atom": int(k), "mean_abs": float(activity[k])} for k in top],
     }
     return audio.notices, summary
+
+
+def model_reference(loaded: LoadedModel) -> str:
+    """How a codes file names its model: the shipped name, or the checkpoint's absolute path."""
+    from .pretrained import pretrained_dir
+
+    shipped = loaded.path.resolve().parent == pretrained_dir().resolve()
+    return loaded.name if shipped else str(loaded.path.resolve())
 
 
 def resynthesise_job(loaded: LoadedModel, source: Path, target: Path, keep_rate: bool = False
@@ -61,3 +66,5 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(f"mean Hoyer sparsity: {summary['hoyer']:.3f} (0 = dense, 1 = one active atom per frame)")
     tops = ", ".join(f"{t['atom']} ({t['mean_abs']:.2f})" for t in summary["top_atoms"])
     console.print(f"most active atoms (mean |code|): {tops}")
+    if "plot" in summary:
+        console.print(f"picture: {escape(summary['plot'])}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from pathlib import Path
@@ -47,6 +48,9 @@ def resolve_model(name_or_path: str) -> tuple[str, Path]:
     name = index["aliases"].get(name_or_path, name_or_path)
     path = pretrained_dir() / f"{name}.pt"
     if name not in index["models"] or not path.is_file():
-        known = ", ".join(sorted(set(index["models"]) | set(index["aliases"]))) or "none installed"
-        raise UserError(f"unknown model {name_or_path!r} (shipped: {known}; or give a checkpoint path)")
+        known = sorted(set(index["models"]) | set(index["aliases"]))
+        close = difflib.get_close_matches(name_or_path, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UserError(f"unknown model {name_or_path!r} ({hint}shipped: {', '.join(known) or 'none installed'}; "
+                        "or give a checkpoint path)")
     return name, path

@@ -37,6 +37,8 @@ class ModelSummary:
     mean: dict[str, float]
     ci95: dict[str, float]
     failures: list[tuple[str, str]]
+    latent_dim: int | None = None  # L and K of the model, where known
+    atoms: int | None = None
 
 
 def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | None = None) -> FileScore:
@@ -62,12 +64,16 @@ def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | No
     return FileScore(loaded.name, path, metrics)
 
 
-def check_models(models: list[str]) -> None:
-    """Load every model once, so that an unreadable one is an error before any work starts."""
+def check_models(models: list[str]) -> dict[str, tuple[int, int]]:
+    """Load every model once, so that an unreadable one is an error before any work starts; returns each model's
+    (L, K) by its display name."""
     from .api import load_model
 
+    shapes = {}
     for name in models:
-        load_model(name, "cpu")
+        loaded = load_model(name, "cpu")
+        shapes[loaded.name] = (loaded.model.config.latent_dim, loaded.model.config.code_dim)
+    return shapes
 
 
 def score_files(
@@ -115,6 +121,11 @@ def _collect(outcomes: Iterable[FileScore], on_result: Callable[[FileScore], Non
     return results
 
 
+def without_file(file: str, reason: str) -> str:
+    """A failure reason without the file name its message may start with (the file is named once, beside it)."""
+    return reason[len(file) + 2:] if reason.startswith(f"{file}: ") else reason
+
+
 def summarise(scores: list[FileScore]) -> list[ModelSummary]:
     """One summary per model, in the order the models first appear."""
     summaries = []
@@ -126,6 +137,6 @@ def summarise(scores: list[FileScore]) -> list[ModelSummary]:
             values = np.array([g[metric] for g in good if metric in g])  # systems without codes have no hoyer
             mean[metric] = float(values.mean()) if len(values) else math.nan
             ci95[metric] = float(1.96 * values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
-        failures = [(s.file, s.error) for s in rows if s.error]
+        failures = [(s.file, without_file(s.file, s.error)) for s in rows if s.error]
         summaries.append(ModelSummary(name, len(good), len(failures), mean, ci95, failures))
     return summaries

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .console import stdout_console
 from .data import files_from
 from .errors import UserError
 from .metrics import METRIC_NAMES
@@ -28,16 +29,24 @@ def expand_models(names: list[str]) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
+def _cell(summary: ModelSummary, metric: str) -> str:
+    """Mean over the 95 % CI half-width, on two lines so that a table of every metric fits 120 columns."""
+    mean, ci95 = summary.mean[metric], summary.ci95[metric]
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.3f}\n±{ci95:.3f}" if not math.isnan(ci95) else f"{mean:.3f}\n± n/a"
+
+
 def summary_table(summaries: list[ModelSummary]) -> Table:
-    table = Table(title="resynthesis quality and code sparsity (mean ± 95 % CI)")
-    table.add_column("model")
+    """Models as rows, metrics as columns; names are never cut (they wrap nowhere and fold never)."""
+    table = Table(title="resynthesis quality and code sparsity (mean, ± 95 % CI)")
+    table.add_column("model", no_wrap=True, min_width=max((len(s.name) for s in summaries), default=5))
     for metric in METRIC_NAMES:
-        table.add_column(metric, justify="right")
-    table.add_column("files", justify="right")
-    table.add_column("failed", justify="right")
+        table.add_column(metric, justify="right", no_wrap=True, min_width=len(metric))
+    table.add_column("files", justify="right", no_wrap=True)
+    table.add_column("failed", justify="right", no_wrap=True)
     for s in summaries:
-        cells = [f"{s.mean[m]:.3f} ± {s.ci95[m]:.3f}" if not math.isnan(s.mean[m]) else "-" for m in METRIC_NAMES]
-        table.add_row(s.name, *cells, str(s.files), str(s.failed))
+        table.add_row(s.name, *(_cell(s, m) for m in METRIC_NAMES), str(s.files), str(s.failed))
     return table
 
 
@@ -94,7 +103,7 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     if not models:
         raise UserError("no models to score (none shipped?)")
     start_server(worker_count(workers))  # the workers' imports overlap loading the models here
-    check_models(models)
+    shapes = check_models(models)
     names = [resolve_model(m)[0] for m in models]  # once per model: each lookup reads the index
     wanted = {(name, str(f)) for name in names for f in files}
     recorded = {(s.model, s.file): s for s in read_csv(csv_file)} if resume else {}  # one row per pair
@@ -118,6 +127,8 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
             log.close()
     order = {name: i for i, name in enumerate(names)}
     summaries = sorted(summarise(scores), key=lambda s: order.get(s.name, len(order)))
+    for s in summaries:
+        s.latent_dim, s.atoms = shapes.get(s.name, (None, None))
     if plot:
         from .plots import plot_scores
 
@@ -128,7 +139,7 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     if as_json:
         print(json.dumps({"models": [_summary_json(s) for s in summaries]}))
     else:
-        Console().print(summary_table(summaries))
+        stdout_console().print(summary_table(summaries))
     return summaries
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .errors import UserError
 from .models import ModelConfig, Noise, SpectralVAE, build_model
 
@@ -60,11 +61,35 @@ def state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".state.pt")
 
 
-def _same_protocol(saved: dict[str, Any], config: TrainConfig) -> bool:
-    """Whether a saved run can continue under config (only --max-epochs may change on resume)."""
-    wanted = asdict(config)
-    saved = asdict(TrainConfig()) | saved  # settings added since the run started take their defaults
-    return {k: v for k, v in saved.items() if k != "max_epochs"} == {k: v for k, v in wanted.items() if k != "max_epochs"}
+def settings_differing(checkpoint: Checkpoint, model_config: ModelConfig, config: TrainConfig) -> list[str]:
+    """The settings a saved run was made with that differ from these (only max_epochs may change on resume)."""
+    saved_model = checkpoint.config.to_dict()
+    saved_train = asdict(TrainConfig()) | checkpoint.extra.get("train_config", {})  # later settings: defaults
+    wanted = model_config.to_dict() | asdict(config)
+    saved = saved_model | saved_train
+    return [f"{k} {saved.get(k)} -> {v}" for k, v in wanted.items() if k != "max_epochs" and saved.get(k) != v]
+
+
+def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume: bool) -> None:
+    """Everything that can be checked before any audio is read: that `out` can be written (its folder is
+    created), and for --resume that the saved state exists and was made with the same settings."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{out}: cannot create its folder ({error.strerror or error})") from None
+    if not os.access(out.parent, os.W_OK):
+        raise UserError(f"{out}: folder {out.parent} is not writable")
+    saved_state = state_path(out)
+    if not resume:
+        if out.exists():
+            raise UserError(f"{out}: already exists (choose another --out, or --resume a run)")
+        return
+    if not saved_state.is_file():
+        raise UserError(f"{saved_state}: no training state to resume from (start without --resume)")
+    differing = settings_differing(load_checkpoint(saved_state, kind="training-state"), model_config, config)
+    if differing:
+        raise UserError(f"{saved_state}: was made with other settings ({'; '.join(differing)}); "
+                        "resume with the same options")
 
 
 def _adam(model: SpectralVAE, lr: float) -> torch.optim.Adam:
@@ -123,11 +148,8 @@ def train_model(
     best_weights: dict[str, torch.Tensor] = {}
     saved_state = state_path(out)
     if resume:
-        if not saved_state.is_file():
-            raise UserError(f"{saved_state}: no training state to resume from")
+        check_run(out, model_config, config, resume)
         checkpoint = load_checkpoint(saved_state, kind="training-state")
-        if checkpoint.config != model_config or not _same_protocol(checkpoint.extra["train_config"], config):
-            raise UserError(f"{saved_state}: was made with other settings; resume with the same options")
         model.load_state_dict(checkpoint.state_dict)
         optimizer.load_state_dict(checkpoint.extra["optimizer"])
         best_weights = checkpoint.extra["best_weights"]

@@ -9,16 +9,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .data import find_audio, load_frames, read_list, speaker_of, split_by_speaker
+from .data import cache_size, find_audio, format_size, load_frames, read_list, speaker_of, split_by_speaker
 from .device import resolve_device
 from .errors import UserError
 from .models import ModelConfig
 from .stft import StftConfig
-from .train import EpochReport, TrainConfig, train_model
+from .train import EpochReport, TrainConfig, check_run, state_path, train_model
+
+
+# The recipe of the shipped models (the default) and the official code's setting (--paper-protocol); an option
+# given on the command line overrides either.
+RECIPE = {"input_transform": "log", "standardise_input": True, "lr": 1e-3, "grad_clip": 2000.0}
+PAPER_PROTOCOL = {"input_transform": "power", "standardise_input": False, "lr": 1e-4, "grad_clip": 0.0}
 
 
 def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
     """The model and training configurations from `sdmresynth train`'s options."""
+    defaults = PAPER_PROTOCOL if options.get("paper_protocol") else RECIPE
+    options = options | {k: v for k, v in defaults.items() if options.get(k) is None}
     model_type = options["model_type"]
     latent_dim = options["latent_dim"]
     sdm = model_type == "sdm-vae"
@@ -29,7 +37,9 @@ def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
             atoms=(options["atoms"] or latent_dim) if sdm else latent_dim,
             input_transform=options["input_transform"], standardise_input=options["standardise_input"],
             alpha=options["alpha"], pseudo_inputs=options["pseudo_inputs"],
-            selector_sharpness=options["selector_sharpness"], slab_warmup_start=options["slab_warmup"][0],
+            selector_sharpness=options["selector_sharpness"],
+            selector_sharpness_start=options["selector_anneal"][0], selector_anneal_epochs=options["selector_anneal"][1],
+            slab_warmup_start=options["slab_warmup"][0],
             slab_warmup_end=options["slab_warmup"][1])
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -60,6 +70,13 @@ def gather_files(data: Path | None, train_lists: tuple[Path, ...],
     return (*split_by_speaker(files), notices)
 
 
+def load_saved_epoch(out: Path) -> int:
+    """The last finished epoch in the saved training state of the run writing `out`."""
+    from .checkpoint import load_checkpoint
+
+    return int(load_checkpoint(state_path(out), kind="training-state").extra["state"]["epoch"])
+
+
 def run_training(
     model_config: ModelConfig,
     train_config: TrainConfig,
@@ -76,8 +93,7 @@ def run_training(
     if threads > 0:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    if not resume and out.exists():
-        raise UserError(f"{out}: already exists (choose another --out, or --resume a run)")
+    check_run(out, model_config, train_config, resume)  # before reading audio, which takes minutes on a corpus
     stft_config = StftConfig()
     train_files, val_files, notices = files
     for notice in notices:
@@ -88,6 +104,9 @@ def run_training(
         for name, paths in (("train", train_files), ("val", val_files)):
             task = progress.add_task(f"reading {name} audio", total=len(paths))
             sets[name] = load_frames(paths, stft_config, cache_dir, lambda: progress.advance(task))
+    if cache_dir:
+        console.print(f"frame cache: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
+                      "about 460 MB per hour of audio; --no-cache or --cache-dir to change, rm -r to clear)")
     for name, frame_set in sets.items():
         for reason in frame_set.skipped:
             console.print(f"[yellow]skipped[/] {escape(reason)}")
@@ -102,7 +121,10 @@ def run_training(
         "stft": {"sample_rate": stft_config.sample_rate, "n_fft": stft_config.n_fft, "hop": stft_config.hop},
     }
 
+    saved_epochs = [load_saved_epoch(out) if resume else 0]
+
     def on_epoch(report: EpochReport) -> None:
+        saved_epochs.append(report.epoch)
         console.print(f"epoch {report.epoch:4d}  train {report.train_loss:10.3f}  val {report.val_loss:10.3f}  "
                       f"best {report.best_val_loss:10.3f} (epoch {report.best_epoch})  {report.seconds:5.1f}s")
 
@@ -117,6 +139,9 @@ def run_training(
             _, state = train_model(model_config, train_config, sets["train"].frames, sets["val"].frames, out, device,
                                    resume=resume, metadata=metadata, on_epoch=on_epoch, on_step=on_step)
         except KeyboardInterrupt:
-            raise UserError("interrupted; the last finished epoch is saved: rerun with --resume to continue") from None
+            if saved_epochs[-1]:
+                raise UserError(f"interrupted; epoch {saved_epochs[-1]} is saved in {state_path(out)}: rerun with "
+                                "--resume to continue") from None
+            raise UserError("interrupted in epoch 1: no epoch finished, nothing was saved") from None
     console.print(f"done: {state.epoch} epochs ({state.stopped}), best validation loss {state.best_val_loss:.3f} "
                   f"at epoch {state.best_epoch}, {state.seconds / 60:.1f} min; wrote {escape(str(out))}")

@@ -53,6 +53,7 @@ def test_cuda_request_without_a_gpu_is_a_clear_error(tiny_model, monkeypatch):
     from sdmresynth.errors import UserError
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(UserError, match="no CUDA device"):
+    with pytest.raises(UserError, match="no CUDA device") as error:
         sdm.load_model(str(tiny_model), device="cuda")
+    assert "device 'cuda'" in str(error.value) and "--device" not in str(error.value)  # the caller's argument
     assert sdm.load_model(str(tiny_model), device="auto").device.type == "cpu"

@@ -105,7 +105,7 @@ def test_score_reports_table_json_csv_and_failures(tmp_path, tiny_model):
     sf.write(data / "silent.wav", np.zeros(16000), 16000)
     csv = tmp_path / "rows.csv"
     result = run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--json", "--csv", csv)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one file failed: the batch goes on, the exit status says so
     payload = json.loads(result.output[result.output.index("{"):])
     (model,) = payload["models"]
     assert model["files"] == 1 and model["failed"] == 1

@@ -85,9 +85,10 @@ def test_missing_path_and_directory_without_audio(tmp_path, tiny_model):
     for command in ("resynth", "encode"):
         extra = [tmp_path / "o.wav"] if command == "resynth" else []
         assert_clean_failure(run(command, tmp_path / "missing.wav", *extra, "-m", tiny_model), "no such file")
-        assert_clean_failure(run(command, empty, *extra, "-m", tiny_model), "no audio files")
+        folder_target = [tmp_path / "out"] if command == "resynth" else []
+        assert_clean_failure(run(command, empty, *folder_target, "-m", tiny_model), "no audio files")
     (tmp_path / "file.txt").write_text("x")
-    assert_clean_failure(run("resynth", SPEECH.parent, tmp_path / "file.txt", "-m", tiny_model), "not a folder")
+    assert_clean_failure(run("resynth", SPEECH.parent, tmp_path / "file.txt", "-m", tiny_model), "is a file")
 
 
 def test_score_lists_broken_files_and_goes_on(tmp_path, tiny_model, broken):
@@ -98,10 +99,11 @@ def test_score_lists_broken_files_and_goes_on(tmp_path, tiny_model, broken):
     shutil.copy(SPEECH, data / "good.wav")
     sf.write(data / "silence.wav", np.zeros(16000), 16000)
     result = run("score", "-m", tiny_model, "--data", data, "--workers", "1", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the batch went on; the exit status says files failed
     (model,) = json.loads(result.output[result.output.index('{"models"'):])["models"]
     assert model["files"] == 1 and model["failed"] == len(broken) + 1
     reasons = {os.path.basename(f["file"]): f["reason"] for f in model["failures"]}
+    assert not any(reason.startswith(str(data)) for reason in reasons.values())  # each failure names its file once
     assert "PESQ" in reasons["silence.wav"] and "not a readable audio file" in reasons["text.wav"]
 
 

@@ -34,7 +34,7 @@ def test_claims_are_checked_both_ways():
 def test_report_keeps_the_discussion(tmp_path):
     path = tmp_path / "results.md"
     path.write_text(f"old table\n{DISCUSSION_MARK}\nOur discussion.\n")
-    write_report(path, [summary("vae-l16", 2.0, 0.9, 0.4)], "test.txt")
+    write_report(path, [summary("vae-l16", 2.0, 0.9, 0.4)], "sdmresynth score --model vae-l16 --list test.txt")
     text = path.read_text()
     assert "| vae-l16 |" in text and "3.29 / 0.85 / 0.40" in text and text.endswith("Our discussion.\n")
     assert "old table" not in text

@@ -80,11 +80,21 @@ def test_split_by_speaker_is_disjoint(tmp_path):
 def test_runs_saved_before_a_setting_existed_still_resume():
     from dataclasses import asdict
 
-    from sdmresynth.train import _same_protocol
+    from sdmresynth.checkpoint import Checkpoint
+    from sdmresynth.train import settings_differing
 
     old = {k: v for k, v in asdict(TrainConfig()).items() if k != "grad_clip"}
-    assert _same_protocol(old, TrainConfig(max_epochs=900))
-    assert not _same_protocol(old, TrainConfig(grad_clip=10.0))
+    saved = Checkpoint("training-state", CONFIG, {}, {}, {"train_config": old})
+    assert settings_differing(saved, CONFIG, TrainConfig(max_epochs=900)) == []
+    assert settings_differing(saved, CONFIG, TrainConfig(grad_clip=10.0)) == ["grad_clip 0.0 -> 10.0"]
+
+
+def test_resume_names_the_settings_that_differ(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    other = ModelConfig(latent_dim=8, atoms=32, hidden_dim=16)
+    with pytest.raises(UserError, match=r"atoms 16 -> 32; lr 0.0001 -> 0.01"):
+        train_model(other, TrainConfig(max_epochs=2, lr=1e-2), *frames, out, torch.device("cpu"), resume=True)
 
 
 def test_gradient_clipping_trains(tmp_path, frames):

@@ -24,6 +24,8 @@ class ModelConfig:
     # VSC only (Tonolini et al. 2020; defaults from the authors' code, see models/vsc.py)
     alpha: float = 0.5  # prior spike probability: lower is sparser
     selector_sharpness: float = 100.0  # c in s = sigmoid(c (eta + gamma - 1))
+    selector_sharpness_start: float = 0.0  # > 0: c grows linearly from this value to selector_sharpness ...
+    selector_anneal_epochs: int = 0  # ... over this many epochs (the authors' PyTorch code grows c during training)
     pseudo_inputs: int = 10  # learned pseudo-inputs of the prior (0: a fixed N(0, 1) slab)
     pseudo_sharpness: float = 10.0  # nu: sharpening of the pseudo-inputs' spike probabilities
     slab_warmup_start: int = 10  # epochs with the spikes only, before the slab is phased in
@@ -40,6 +42,8 @@ class ModelConfig:
             raise ValueError("dimensions must be positive")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.selector_sharpness_start < 0 or self.selector_anneal_epochs < 0:
+            raise ValueError("the selector's start sharpness and anneal epochs must not be negative")
         if self.slab_warmup_end < self.slab_warmup_start:
             raise ValueError("slab_warmup_end must not be before slab_warmup_start")
         if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:
@@ -52,7 +56,7 @@ class ModelConfig:
 
     def relevant_settings(self) -> dict:
         """The settings that matter for this model type (for model cards)."""
-        vsc_only = {"alpha", "selector_sharpness", "pseudo_inputs", "pseudo_sharpness", "slab_warmup_start",
+        vsc_only = {"alpha", "selector_sharpness", "selector_sharpness_start", "selector_anneal_epochs", "pseudo_inputs", "pseudo_sharpness", "slab_warmup_start",
                     "slab_warmup_end"}
         sdm_only = {"dictionary", "atoms"}
         skip = (set() if self.model_type == "vsc" else vsc_only) | (set() if self.model_type == "sdm-vae" else sdm_only)

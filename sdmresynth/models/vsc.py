@@ -55,6 +55,7 @@ class VSC(SpectralVAE):
         super().__init__(config)
         self.encoder = SpikeSlabEncoder(config.input_dim, config.hidden_dim, config.latent_dim)
         self.register_buffer("slab_weight", torch.tensor(self._slab_weight(0)))
+        self.register_buffer("sharpness", torch.tensor(self._sharpness(0)), persistent=False)  # set every epoch
         if config.pseudo_inputs:
             bound = (6.0 / (config.pseudo_inputs + config.input_dim)) ** 0.5  # Xavier, as the original
             self.pseudo_inputs = nn.Parameter(torch.empty(config.pseudo_inputs, config.input_dim).uniform_(-bound, bound))
@@ -66,11 +67,20 @@ class VSC(SpectralVAE):
             return 1.0
         return 0.0 if epoch < start else (epoch - start) / (end - start)
 
+    def _sharpness(self, epoch: int) -> float:
+        """Selector sharpness c of an epoch: constant, or grown linearly from a softer start."""
+        c, start, epochs = (self.config.selector_sharpness, self.config.selector_sharpness_start,
+                            self.config.selector_anneal_epochs)
+        if not start or epoch >= epochs:
+            return c
+        return start + (c - start) * epoch / epochs
+
     def start_epoch(self, epoch: int) -> None:
         self.slab_weight.fill_(self._slab_weight(epoch))
+        self.sharpness.fill_(self._sharpness(epoch))
 
     def comparable_epoch(self, epoch: int) -> bool:
-        return self._slab_weight(epoch) == 1.0
+        return self._slab_weight(epoch) == 1.0 and self._sharpness(epoch) == self.config.selector_sharpness
 
     def codes(self, power: torch.Tensor) -> torch.Tensor:
         """The selected, gated posterior mean: mu where the spike probability exceeds 1/2, exactly 0 elsewhere."""
@@ -81,7 +91,7 @@ class VSC(SpectralVAE):
         posterior = self.encode(power)
         noise = noise or Noise()
         eps, eta = noise.normal(posterior.mu), noise.uniform(posterior.mu)
-        selector = torch.sigmoid(self.config.selector_sharpness * (eta + posterior.log_spike.exp() - 1.0))
+        selector = torch.sigmoid(self.sharpness * (eta + posterior.log_spike.exp() - 1.0))
         lam = self.slab_weight
         slab = lam * posterior.mu + torch.exp(0.5 * lam * posterior.log_var) * eps
         z = selector * slab
