@@ -34,10 +34,10 @@ def report(title: str, rows: list[dict], args: argparse.Namespace, **extra) -> N
         return
     print(f"{title}  ({machine()}{', quick mode' if args.quick else ''})")
     columns = list(rows[0])
-    widths = [max(len(c), *(len(_fmt(r[c])) for r in rows)) for c in columns]
+    widths = [max(len(c), *(len(_fmt(r.get(c, "-"))) for r in rows)) for c in columns]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     for row in rows:
-        print("  ".join(_fmt(row[c]).ljust(w) for c, w in zip(columns, widths)))
+        print("  ".join(_fmt(row.get(c, "-")).ljust(w) for c, w in zip(columns, widths)))
     for key, value in extra.items():
         print(f"{key}: {_fmt(value)}")
 

@@ -75,13 +75,15 @@ def main() -> None:
 @click.option("--grad-clip", type=click.FloatRange(min=0),
               help="Clip the global gradient norm to this (0: off).  [default: 2000; 0 with --paper-protocol]")
 @click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch's default, all cores).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Where frame tensors are cached "
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Where the frame store lives "
               "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
-@click.option("--no-cache", is_flag=True, help="Do not cache frame tensors.")
+@click.option("--no-cache", is_flag=True, help="No frame store: compute the frames and hold them in memory.")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="Processes that build the frame store (0: one per CPU).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
 @DEVICE
 def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...], out: Path, threads: int,
-          cache_dir: Path | None, no_cache: bool, resume: bool, device: str, **settings) -> None:
+          cache_dir: Path | None, no_cache: bool, workers: int, resume: bool, device: str, **settings) -> None:
     """Train a VAE, SDM-VAE or VSC: the paper's protocol (Adam, batch 128, early stopping on the validation loss)
     with the recipe of the shipped models (log input standardised per bin, Adam 1e-3, gradient norm clipped at
     2000); --paper-protocol trains the official code's setting instead."""
@@ -97,7 +99,7 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
     cache = None if no_cache else (cache_dir or default_cache_dir())
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     run_training(model_config, train_config, files, sources, out, device, threads, resume, cache,
-                 Console(soft_wrap=True, quiet=not main_process))
+                 Console(soft_wrap=True, quiet=not main_process), workers)
 
 
 def _print_notices(notices: list[str]) -> None:
@@ -236,6 +238,33 @@ def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int
     _print_notices(notices)
     click.echo(f"wrote {output} ({summary['seconds']:.2f} s, model {summary['model']}, phase "
                f"{summary['phase']})", err=True)
+
+
+@main.command()
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="The frame store's folder "
+              "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
+@click.option("--clear", is_flag=True, help="Delete every store in it (they are rebuilt when needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def cache(cache_dir: Path | None, clear: bool, as_json: bool) -> None:
+    """List the frame stores that `train` built (files, frames, size), or clear them."""
+    import json
+
+    from .data import default_cache_dir, format_size
+    from .store import clear_stores, list_stores
+
+    folder = cache_dir or default_cache_dir()
+    if clear:
+        click.echo(f"cleared {folder}: {format_size(clear_stores(folder))} freed")
+        return
+    stores = list_stores(folder)
+    if as_json:
+        click.echo(json.dumps({"folder": str(folder), "stores": stores}))
+        return
+    click.echo(f"{folder}: {len(stores)} store(s), {format_size(sum(s['bytes'] for s in stores))}")
+    for store in stores:
+        what = (f"{store['files']} files, {store['frames']} frames, built {store['created']}"
+                if store["state"] == "complete" else "unfinished build (resumed by the next train on the same files)")
+        click.echo(f"  {store['name']}  {format_size(store['bytes'])}  {what}")
 
 
 @main.command()

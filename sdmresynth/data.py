@@ -1,22 +1,20 @@
-"""Training data: find audio files (a directory or split lists), split by speaker, cache frame tensors."""
+"""Training data: find audio files (a directory or split lists), split by speaker, frames in memory or from the store."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from .audio import peak_level, read_audio, write_atomically
+from .audio import peak_level, read_audio
 from .errors import UserError
 from .stft import StftConfig, power_spectrogram, stft
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 TRIM_TOP_DB = 30.0
-CACHE_VERSION = 3  # 2: audio read as float32; 3: .npy + .json
 
 
 def find_audio(directory: Path) -> list[Path]:
@@ -83,7 +81,8 @@ def file_frames(path: Path, cfg: StftConfig) -> np.ndarray:
 
 @dataclass
 class FrameSet:
-    """Frames of a set of files, stacked: (N, F) float32, and the files that could not be read."""
+    """Frames of a set of files, stacked: (N, F) float32 (in memory, or a read-only memory map of the frame
+    store), and the files that could not be read."""
 
     frames: np.ndarray
     files: list[str]
@@ -95,10 +94,10 @@ def default_cache_dir() -> Path:
 
 
 def cache_size(cache_dir: Path) -> int:
-    """Bytes held by the frame cache in cache_dir (0 when it does not exist)."""
+    """Bytes held under the cache folder (0 when it does not exist)."""
     if not cache_dir.is_dir():
         return 0
-    return sum(p.stat().st_size for p in cache_dir.glob("frames-*") if p.is_file())
+    return sum(p.stat().st_size for p in cache_dir.rglob("*") if p.is_file())
 
 
 def format_size(size: int) -> str:
@@ -106,25 +105,16 @@ def format_size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
 
 
-def _cache_key(paths: list[Path], cfg: StftConfig) -> str:
-    """Changes whenever a file, its size or mtime, the STFT settings or the trimming change."""
-    digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, "stft": asdict(cfg), "top_db": TRIM_TOP_DB}).encode())
-    for path in paths:
-        stat = path.stat() if path.exists() else None
-        digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:32]
+def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = None,
+                progress: Callable[[int], None] | None = None, workers: int = 0) -> FrameSet:
+    """Frames of all files (unreadable ones skipped and listed). With cache_dir they come from the frame store
+    there (built on `workers` processes the first time): a read-only memory map, so memory stays bounded however
+    large the corpus. Without it they are computed here and held in memory. progress(n): n more files done."""
+    if cache_dir:
+        from .store import open_store
 
-
-def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = None, progress=None) -> FrameSet:
-    """Frames of all files (unreadable ones skipped and listed), from the cache when it is fresh.
-
-    The cache is a plain .npy (loads at disk speed, no unzipping) and a .json listing the files.
-    """
-    key = _cache_key(paths, cfg) if cache_dir else ""
-    frames_file, index_file = (cache_dir / f"frames-{key}.npy", cache_dir / f"frames-{key}.json") if cache_dir else (None, None)
-    if index_file and index_file.is_file() and frames_file.is_file():
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-        return FrameSet(np.load(frames_file, allow_pickle=False), index["files"], index["skipped"])
+        frames, manifest = open_store(paths, cfg, cache_dir, TRIM_TOP_DB, workers, progress)
+        return FrameSet(frames, manifest["files"], manifest["skipped"])
     chunks, files, skipped = [], [], []
     for path in paths:
         try:
@@ -133,16 +123,6 @@ def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = Non
         except UserError as error:
             skipped.append(str(error))
         if progress:
-            progress()
+            progress(1)
     frames = np.concatenate(chunks) if chunks else np.zeros((0, cfg.n_bins), dtype=np.float32)
-    if cache_dir:  # unique temporary names: processes may fill the cache together
-        cache_dir.mkdir(parents=True, exist_ok=True)
-
-        def write_frames(temp: str) -> None:
-            with open(temp, "wb") as handle:
-                np.save(handle, frames, allow_pickle=False)
-
-        write_atomically(frames_file, write_frames)
-        text = json.dumps({"files": files, "skipped": skipped})
-        write_atomically(index_file, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
     return FrameSet(frames, files, skipped)

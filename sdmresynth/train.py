@@ -14,6 +14,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
+from .batches import STANDARDISE_CHUNK, batches, chunks
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .errors import UserError
 from .models import ModelConfig, Noise, SpectralVAE, build_model
@@ -104,14 +105,14 @@ def _snapshot(model: SpectralVAE) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _validation_loss(model: SpectralVAE, frames: torch.Tensor, seed: int) -> float:
-    """Mean negative ELBO per frame, with the same noise every epoch so epochs compare fairly."""
-    generator = torch.Generator(device=frames.device).manual_seed(seed + 1)
+def _validation_loss(model: SpectralVAE, frames: np.ndarray, seed: int, device: torch.device) -> float:
+    """Mean negative ELBO per frame (frames streamed in blocks), with the same noise every epoch so epochs compare
+    fairly."""
+    generator = torch.Generator(device=device).manual_seed(seed + 1)
     total = 0.0
     model.eval()
     with torch.no_grad():
-        for start in range(0, len(frames), VAL_BATCH):
-            batch = frames[start : start + VAL_BATCH]
+        for batch in chunks(frames, VAL_BATCH, device):
             total += model.loss(batch, model(batch, Noise(generator)))["loss"].item() * len(batch)
     model.train()
     return total / len(frames)
@@ -131,7 +132,8 @@ def train_model(
 ) -> tuple[SpectralVAE, TrainState]:
     """Train, saving the resumable state after each epoch and the best weights to `out` at the end.
 
-    train_frames, val_frames: (N, F) float32 power frames. Returns the model with the best weights.
+    train_frames, val_frames: (N, F) float32 power frames, in memory or memory-mapped (the frame store): they are
+    streamed a mini-batch at a time, never loaded whole. Returns the model with the best weights.
     """
     if len(train_frames) == 0 or len(val_frames) == 0:
         raise UserError("no training or validation frames (are the files silent or unreadable?)")
@@ -158,24 +160,20 @@ def train_model(
         state = TrainState(**checkpoint.extra["state"])
         state.stopped = ""
 
-    train_x = torch.from_numpy(train_frames).to(device)
-    val_x = torch.from_numpy(val_frames).to(device)
     if not resume:
-        model.fit_input_standardisation(train_x)
-    # Every process shuffles alike and takes rows rank, rank + world, ... of each global batch; the last,
+        model.fit_input_standardisation(chunks(train_frames, STANDARDISE_CHUNK, device))
+    # Every process shuffles alike and reads rows rank, rank + world, ... of each global batch; the last,
     # partial batch is cut to a multiple of the process count (at most world - 1 frames an epoch).
-    usable = len(train_x) - (len(train_x) % config.batch_size) % shard.world
+    usable = len(train_frames) - (len(train_frames) % config.batch_size) % shard.world
     steps = -(-usable // config.batch_size)
     network = DistributedDataParallel(model) if shard.world > 1 else model
     model.train()
     while state.epoch < config.max_epochs and state.bad_epochs < config.patience:
         started = time.perf_counter()
         model.start_epoch(state.epoch)
-        order = torch.randperm(len(train_x), generator=shuffle)[:usable].to(device)
+        order = torch.randperm(len(train_frames), generator=shuffle)[:usable].numpy()
         total = 0.0
-        for step in range(steps):
-            rows = order[step * config.batch_size : (step + 1) * config.batch_size][shard.rank :: shard.world]
-            batch = train_x[rows]
+        for step, batch in enumerate(batches(train_frames, order, config.batch_size, shard.rank, shard.world, device)):
             loss = model.loss(batch, network(batch, Noise(noise, shard.rank, shard.world)))["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # DistributedDataParallel averages the gradients of the processes' equal shares
@@ -187,7 +185,7 @@ def train_model(
             if on_step:
                 on_step(step + 1, steps)
         total = distributed.total(total, shard, device)
-        val_loss = _validation_loss(model, val_x, config.seed)  # the same on every process: stopping agrees
+        val_loss = _validation_loss(model, val_frames, config.seed, device)  # the same on every process: stopping agrees
         if not (np.isfinite(total) and np.isfinite(val_loss)):  # the saved state stays at the last good epoch
             raise UserError(f"training diverged in epoch {state.epoch + 1} (the loss is not finite); "
                             f"{saved_state} keeps epoch {state.epoch}: try a lower --lr or --grad-clip")

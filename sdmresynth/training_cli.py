@@ -88,8 +88,10 @@ def run_training(
     resume: bool,
     cache_dir: Path | None,
     console: Console,
+    workers: int = 0,
 ) -> None:
-    """Load frames (cached), train, print one line per epoch and a summary."""
+    """Open the frame store (built on `workers` processes the first time), train, print one line per epoch and a
+    summary."""
     if threads > 0:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
@@ -103,10 +105,10 @@ def run_training(
                   console=console, transient=True) as progress:
         for name, paths in (("train", train_files), ("val", val_files)):
             task = progress.add_task(f"reading {name} audio", total=len(paths))
-            sets[name] = load_frames(paths, stft_config, cache_dir, lambda: progress.advance(task))
+            sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers)
     if cache_dir:
-        console.print(f"frame cache: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
-                      "about 460 MB per hour of audio; --no-cache or --cache-dir to change, rm -r to clear)")
+        console.print(f"frame store: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
+                      "about 460 MB per hour of audio; `sdmresynth cache` lists and clears it)")
     for name, frame_set in sets.items():
         for reason in frame_set.skipped:
             console.print(f"[yellow]skipped[/] {escape(reason)}")

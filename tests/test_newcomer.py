@@ -130,7 +130,7 @@ def test_training_says_where_the_frame_cache_is_and_its_size(tmp_path):
             "-K", "16", "--hidden-dim", "16", "--cache-dir", cache]
     result = run(*args)
     assert result.exit_code == 0, result.output
-    assert f"frame cache: {cache}" in result.output and " MB in all" in result.output
+    assert f"frame store: {cache}" in result.output and " MB in all" in result.output
 
 
 def test_score_report_names_the_command_and_the_checkpoint_shape(tmp_path, tiny_model):

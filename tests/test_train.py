@@ -103,24 +103,6 @@ def test_gradient_clipping_trains(tmp_path, frames):
     assert load_checkpoint(tmp_path / "m.pt").metadata["train_config"]["grad_clip"] == 1.0
 
 
-def test_frame_cache_is_used_and_invalidated(tmp_path):
-    import shutil
-
-    from sdmresynth.data import load_frames
-
-    clip = tmp_path / "clip.wav"
-    shutil.copy(SPEECH, clip)
-    cache = tmp_path / "cache"
-    first = load_frames([clip], StftConfig(), cache)
-    assert len(list(cache.glob("*.npy"))) == 1
-    np.testing.assert_array_equal(load_frames([clip], StftConfig(), cache).frames, first.frames)
-    load_frames([clip], StftConfig(hop=128), cache)  # other STFT settings: a new entry
-    assert len(list(cache.glob("*.npy"))) == 2
-    shutil.copy(COMMAND, clip)  # the audio changed: a new entry with other frames
-    changed = load_frames([clip], StftConfig(), cache)
-    assert len(list(cache.glob("*.npy"))) == 3 and len(changed.frames) != len(first.frames)
-
-
 def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_state(tmp_path, frames, monkeypatch):
     from sdmresynth.models.sdm_vae import SDMVAE
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 import torch
 from torch import nn
@@ -98,13 +98,22 @@ class SpectralVAE(nn.Module):
             return torch.log(power + POWER_FLOOR)
         return power
 
-    def fit_input_standardisation(self, power: torch.Tensor) -> None:
-        """Set the per-bin mean and std of the transformed input from training frames (N, F)."""
-        if self.config.standardise_input:
-            with torch.no_grad():
-                transformed = self._transform(power)
-                self.input_mean.copy_(transformed.mean(dim=0))
-                self.input_std.copy_(transformed.std(dim=0).clamp_min(1e-6))
+    def fit_input_standardisation(self, power_chunks: Iterable[torch.Tensor]) -> None:
+        """Set the per-bin mean and std of the transformed input from training frames, given as chunks (n, F) so
+        that a corpus larger than memory streams through (sums in float64)."""
+        if not self.config.standardise_input:
+            return
+        count, total, squares = 0, 0.0, 0.0
+        with torch.no_grad():
+            for power in power_chunks:
+                transformed = self._transform(power).double()
+                count += len(transformed)
+                total = total + transformed.sum(dim=0)
+                squares = squares + transformed.pow(2).sum(dim=0)
+            mean = total / count
+            variance = (squares - count * mean.pow(2)) / max(count - 1, 1)  # unbiased, as torch.std
+            self.input_mean.copy_(mean.float())
+            self.input_std.copy_(variance.clamp_min(0).sqrt().float().clamp_min(1e-6))
 
     def prepare_input(self, power: torch.Tensor) -> torch.Tensor:
         """The encoder's view of the power spectrogram (B, F): as is or log-compressed, optionally standardised."""

@@ -1,0 +1,148 @@
+"""Training from the frame store at scale: peak memory, throughput and store build time for corpora made of the
+shared train split listed 1x, 4x and 12x under different names (about 46 minutes, 3 and 9 hours).
+
+Memory is the peak over the whole process tree (the training process and its workers) of the memory the kernel
+cannot drop: anonymous plus shared (RssAnon + RssShmem in /proc/PID/status), sampled every 20 ms; the file pages of
+the memory-mapped store are the page cache's and do not count. Throughput is the frames per second of one epoch of
+`sdmresynth train` (the L = 64, K = 64 SDM-VAE, one thread) from the store against the in-memory loop (--no-cache).
+
+    python benchmarks/bench_scale.py [--copies 1 4 12] [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import SHARED, TRAIN_LIST, FALLBACK_CLIPS, machine, report
+
+BUILD = """
+import sys, time
+from pathlib import Path
+from sdmresynth.data import load_frames, read_list
+from sdmresynth.stft import StftConfig
+started = time.perf_counter()
+frames = load_frames(read_list(Path(sys.argv[1])), StftConfig(), Path(sys.argv[2]), workers=int(sys.argv[3])).frames
+print(len(frames), time.perf_counter() - started)
+"""
+
+
+def corpus(folder: Path, files: list[Path], copies: int) -> Path:
+    """A list naming every file `copies` times, each copy under another name (a symbolic link)."""
+    lines = []
+    for copy in range(copies):
+        for source in files:
+            link = folder / f"copy{copy}" / source.parent.name / source.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(source)
+            lines.append(str(link.relative_to(folder)))
+    listing = folder / f"corpus-{copies}x.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    return listing
+
+
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        kids = [int(c) for c in children.read_text().split()]
+    except OSError:
+        return [pid]
+    return [pid] + [p for kid in kids for p in _tree(kid)]
+
+
+def _unevictable_kb(pid: int) -> int:
+    total = 0
+    for process in _tree(pid):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            continue
+        total += sum(int(v) for v in re.findall(r"^Rss(?:Anon|Shmem):\s+(\d+) kB", status, re.M))
+    return total
+
+
+def run_measured(command: list[str]) -> tuple[str, float, float]:
+    """Run command; its output, wall seconds and the peak anonymous + shared memory of its process tree (MB)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _unevictable_kb(process.pid))
+            time.sleep(0.02)
+        output.seek(0)
+        text = output.read()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{text[-2000:]}")
+    return text, time.perf_counter() - started, peak / 1024
+
+
+def train_epoch(listing: Path, val: Path, cache: Path | None, out: Path) -> dict:
+    """One epoch of sdmresynth train: peak memory, and frames per second of the epoch itself."""
+    storage = ["--cache-dir", str(cache)] if cache else ["--no-cache"]
+    text, seconds, peak = run_measured([
+        sys.executable, "-m", "sdmresynth.cli", "train", "--train", str(listing), "--val", str(val), "--out", str(out),
+        "-L", "64", "-K", "64", "--max-epochs", "1", "--threads", "1", "--workers", "1", *storage])
+    frames = int(re.search(r"train: \d+ files, (\d+) frames", text).group(1))
+    epoch_seconds = float(re.search(r"epoch +1 .* ([\d.]+)s", text).group(1))
+    out.unlink()
+    return {"frames": frames, "peak_mb": round(peak), "frames_per_s": round(frames / epoch_seconds),
+            "run_seconds": round(seconds, 1)}
+
+
+def build_store(listing: Path, cache: Path, workers: int) -> float:
+    done = subprocess.run([sys.executable, "-c", BUILD, str(listing), str(cache), str(workers)], capture_output=True,
+                          text=True, check=True)
+    return float(done.stdout.split()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 4, 12])
+    parser.add_argument("--quick", action="store_true", help="a few clips, for CI: numbers are not meaningful")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from sdmresynth.data import read_list
+
+    files = FALLBACK_CLIPS if args.quick or not TRAIN_LIST.is_file() else read_list(TRAIN_LIST)
+    copies = [1, 2] if args.quick else args.copies
+    rows = []
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        val = corpus(folder / "val", files[:2], 1)
+        for count in copies:
+            listing = corpus(folder, files, count)
+            builds = {}
+            for workers in (1, 2):
+                cache = folder / f"cache-{count}x-{workers}w"
+                builds[workers] = build_store(listing, cache, workers)
+            store = train_epoch(listing, val, folder / f"cache-{count}x-2w", folder / "m.pt")
+            row = {"corpus": f"{count}x", "frames": store["frames"], "hours": round(store["frames"] * 256 / 16000 / 3600, 2),
+                   "build_1_worker_s": round(builds[1], 1), "build_2_workers_s": round(builds[2], 1),
+                   "build_speed_up": round(builds[1] / builds[2], 2), "store_peak_mb": store["peak_mb"],
+                   "store_frames_per_s": store["frames_per_s"]}
+            if count == copies[0]:
+                memory = train_epoch(listing, val, None, folder / "m.pt")
+                row |= {"memory_peak_mb": memory["peak_mb"], "memory_frames_per_s": memory["frames_per_s"],
+                        "store_vs_memory": round(store["frames_per_s"] / memory["frames_per_s"], 2)}
+            rows.append(row)
+            for cache in folder.glob(f"cache-{count}x-*"):
+                subprocess.run(["rm", "-rf", str(cache)], check=True)
+    base = rows[0]["store_peak_mb"]
+    extra = {"peak_above_smallest_mb": {r["corpus"]: r["store_peak_mb"] - base for r in rows},
+             "targets": "peak <= 1500 MB and <= smallest + 300 MB; store >= 0.9x memory; build speed-up >= 1.7"}
+    if args.json:
+        print(json.dumps({"benchmark": "bench_scale", "machine": machine(), "rows": rows, **extra}))
+        return
+    report("training from the frame store at scale", rows, args, **extra)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Mini-batches streamed from frames in memory or memory-mapped from the frame store, onto the training device.
+
+Only the rows a batch needs are read (each data-parallel process reads only its share of each global batch). On a
+GPU the rows are gathered into pinned memory by a background thread one batch ahead and copied asynchronously.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator
+
+import numpy as np
+import torch
+
+STANDARDISE_CHUNK = 65536  # frames per chunk of the streamed mean/std (about 130 MB of float32)
+
+
+def gather(frames: np.ndarray, rows: np.ndarray, pin: bool = False) -> torch.Tensor:
+    """frames[rows] (len(rows), F) as a tensor: one gather from memory or from the page cache of a mapping."""
+    batch = torch.from_numpy(np.take(frames, rows, axis=0))
+    return batch.pin_memory() if pin else batch
+
+
+def batches(frames: np.ndarray, order: np.ndarray, batch_size: int, rank: int, world: int,
+            device: torch.device) -> Iterator[torch.Tensor]:
+    """Rows rank, rank + world, ... of each global batch of `order`, on device (prefetched there on a GPU)."""
+    slices = (order[start : start + batch_size][rank::world] for start in range(0, len(order), batch_size))
+    if device.type != "cuda":
+        for rows in slices:
+            yield gather(frames, rows).to(device)
+        return
+    yield from _prefetched((gather(frames, rows, pin=True) for rows in slices), device)
+
+
+def _prefetched(host_batches: Iterator[torch.Tensor], device: torch.device, depth: int = 2) -> Iterator[torch.Tensor]:
+    """Batches gathered by a background thread `depth` ahead, copied to the device without blocking."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        for batch in host_batches:
+            ready.put(batch)
+        ready.put(done)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    while (batch := ready.get()) is not done:
+        yield batch.to(device, non_blocking=True)
+    thread.join()
+
+
+def chunks(frames: np.ndarray, size: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """Consecutive blocks of `size` frames on device: validation and statistics stream, never load, the set."""
+    for start in range(0, len(frames), size):
+        yield torch.from_numpy(np.array(frames[start : start + size], dtype=np.float32)).to(device)  # a copy

@@ -1,0 +1,121 @@
+"""The frame store: built on worker processes, resumable, trusted only when complete, streamed by training."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from sdmresynth.checkpoint import load_checkpoint
+from sdmresynth.data import load_frames
+from sdmresynth.models import ModelConfig
+from sdmresynth.stft import StftConfig
+from sdmresynth.train import TrainConfig, train_model
+
+from .conftest import COMMAND, SPEECH
+from .test_cli import run
+
+
+@pytest.fixture
+def clips(tmp_path):
+    """Six copies of the two test clips, and a file that is not audio."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    paths = []
+    for i in range(3):
+        for clip in (SPEECH, COMMAND):
+            paths.append(folder / f"{i}-{clip.name}")
+            shutil.copy(clip, paths[-1])
+    paths.append(folder / "broken.wav")
+    paths[-1].write_text("not audio")
+    return paths
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr("sdmresynth.store.CHUNK_SECONDS", 2.0)  # several shards from a few short files
+
+
+def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips, small_chunks):
+    in_memory = load_frames(clips, StftConfig())
+    cache = tmp_path / "cache"
+    stored = load_frames(clips, StftConfig(), cache, workers=2)
+    assert isinstance(stored.frames, np.memmap) and not stored.frames.flags.writeable
+    np.testing.assert_array_equal(stored.frames, in_memory.frames)
+    assert stored.files == in_memory.files and len(stored.skipped) == 1 and "broken.wav" in stored.skipped[0]
+    (store,) = cache.glob("store-*")
+    assert not list(cache.glob("building-*"))  # the shards are gone once joined
+    built = (store / "frames.npy").stat().st_mtime_ns
+    load_frames(clips, StftConfig(), cache)
+    assert (store / "frames.npy").stat().st_mtime_ns == built  # reused, not rebuilt
+
+
+def test_store_is_renewed_when_files_or_settings_change(tmp_path, clips):
+    cache = tmp_path / "cache"
+    load_frames(clips, StftConfig(), cache)
+    load_frames(clips, StftConfig(hop=128), cache)
+    shutil.copy(SPEECH, clips[1])  # the audio changed
+    changed = load_frames(clips, StftConfig(), cache)
+    assert len(list(cache.glob("store-*/manifest.json"))) == 3
+    assert len(changed.frames) == len(load_frames(clips, StftConfig()).frames)
+
+
+def test_an_interrupted_build_resumes_from_its_shards_and_is_never_trusted_half_done(tmp_path, clips, small_chunks,
+                                                                                       monkeypatch):
+    import sdmresynth.store as store_module
+
+    cache = tmp_path / "cache"
+    calls = []
+    original = store_module._build_shard
+
+    def build_then_fail(paths, cfg, target):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(target)
+        return original(paths, cfg, target)
+
+    monkeypatch.setattr(store_module, "_build_shard", build_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        load_frames(clips, StftConfig(), cache, workers=1)
+    assert not list(cache.glob("store-*/manifest.json")) and len(list(cache.glob("building-*/*.npy"))) == 2
+    monkeypatch.setattr(store_module, "_build_shard", lambda *a: calls.append(a[2]) or original(*a))
+    resumed = load_frames(clips, StftConfig(), cache, workers=1)
+    assert len(calls) > 2 and not set(calls[2:]) & set(calls[:2])  # only the missing shards were built
+    np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
+
+
+def test_training_from_the_store_equals_training_from_memory(tmp_path, clips):
+    config, protocol = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log",
+                                   standardise_input=True), TrainConfig(max_epochs=2, lr=1e-3)
+    memory = load_frames(clips[:4], StftConfig()), load_frames(clips[4:], StftConfig())
+    stored = (load_frames(clips[:4], StftConfig(), tmp_path / "cache"),
+              load_frames(clips[4:], StftConfig(), tmp_path / "cache"))
+    for name, sets in (("memory", memory), ("store", stored)):
+        train_model(config, protocol, sets[0].frames, sets[1].frames, tmp_path / f"{name}.pt", torch.device("cpu"))
+    a, b = load_checkpoint(tmp_path / "memory.pt").state_dict, load_checkpoint(tmp_path / "store.pt").state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_cache_command_lists_and_clears(tmp_path, clips):
+    cache = tmp_path / "cache"
+    load_frames(clips, StftConfig(), cache)
+    listing = json.loads(run("cache", "--cache-dir", cache, "--json").output)
+    (store,) = listing["stores"]
+    assert store["state"] == "complete" and store["files"] == 6 and store["bytes"] > 0
+    assert "1 store(s)" in run("cache", "--cache-dir", cache).output
+    assert "freed" in run("cache", "--cache-dir", cache, "--clear").output
+    assert json.loads(run("cache", "--cache-dir", cache, "--json").output)["stores"] == []
+
+
+def test_prefetching_yields_the_same_batches_in_order():
+    from sdmresynth.batches import _prefetched, batches
+
+    frames = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
+    order = np.random.default_rng(0).permutation(40)
+    plain = list(batches(frames, order, 8, 1, 2, torch.device("cpu")))  # rank 1 of 2: rows 1, 3, 5, 7 of each batch
+    np.testing.assert_array_equal(plain[0].numpy(), frames[order[[1, 3, 5, 7]]])
+    ahead = list(_prefetched(iter(torch.from_numpy(frames[order[i : i + 8][1::2]]) for i in range(0, 40, 8)),
+                             torch.device("cpu")))
+    assert len(ahead) == len(plain) == 5 and all(torch.equal(a, b) for a, b in zip(ahead, plain))
