@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ship zoo models trained by train_zoo.sh: copy runs/NAME.pt into pretrained/, score it on the evaluation sets and
+# Ship zoo models trained by train_zoo.sh: copy $RUNS/NAME.pt (default runs/) into pretrained/, score it on the evaluation sets and
 # write its model card (what it is and the recipe, below) and index entry.
 #
 #   pretrained/publish_zoo.sh NAME [NAME ...]
@@ -33,14 +33,16 @@ ref. [11]) with prior spike probability alpha = $alpha and the paper's 513-128-$
 'VSC' at L = $latent. As the authors' code: spike-and-slab posterior with a relaxed selector \
 sigmoid(c (eta + gamma - 1)), c = 100; a prior built from 10 learned pseudo-inputs weighted by a selector network, \
 its spike probabilities sharpened with nu = 10; the aggregate term pulling the pseudo-inputs' mean spike probability \
-to alpha; the slab phased in over epochs 10-20 (early stopping counts from epoch 20). Codes (encode, Hoyer): the \
-gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 elsewhere. VSC learns far more slowly than the other models (its validation loss still fell slowly at epoch 150, and an epoch costs 1.8 times an SDM-VAE's), so train_zoo.sh stops it at 150 epochs (VSC_MAX_EPOCHS) to fit the zoo into this machine's budget: its scores are a lower bound of what the protocol reaches." ;;
+to alpha. Trained without the authors' spike warm-up (the slab is used from the first epoch), which reaches the \
+same validation loss in about half the epochs (benchmarks/RESULTS.md, 'VSC'), and, like every zoo model, until early \
+stopping. Codes (encode, Hoyer): the gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 \
+elsewhere." ;;
     *) echo "unknown zoo model: $name" >&2; return 1 ;;
   esac
 }
 
 for name in "$@"; do
   notes="$(describe "$name") $RECIPE"
-  sdmresynth publish "runs/$name.pt" --name "$name" --notes "$notes" --workers "${WORKERS:-2}" \
+  sdmresynth publish "${RUNS:-runs}/$name.pt" --name "$name" --notes "$notes" --workers "${WORKERS:-2}" \
     --eval "$DATA/splits/test.txt" --eval "$DATA/speech_commands" --eval "$DATA/splits/speechocean762-val.txt"
 done

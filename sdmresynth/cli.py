@@ -48,6 +48,8 @@ def main() -> None:
 @click.option("--dictionary", type=click.Choice(["identity", "dct", "learned"]), default="dct", show_default=True)
 @click.option("--atoms", "-K", type=click.IntRange(1), help="Dictionary size K (default: L).")
 @click.option("--hidden-dim", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--linear-skip", is_flag=True, help="Give the encoder's mean and the decoder's output a linear path "
+              "besides the tanh layer (not in the paper; the default model's architecture).")
 @click.option("--paper-protocol", is_flag=True, help="Train with the official code's setting: raw power input, "
               "not standardised, Adam 1e-4, no gradient clipping (instead of the recipe of the shipped models).")
 @click.option("--input-transform", type=click.Choice(["power", "log"]),
@@ -359,11 +361,14 @@ def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_
 @click.option("--alias", "aliases", multiple=True, help="Also answer to this name (e.g. sdm-vae). Repeatable.")
 @click.option("--notes", default="", help="Free text for the top of the model card (what it is, why these settings).")
 @click.option("--workers", type=click.IntRange(0), default=0, help="Scoring processes (0: one per CPU).")
-def publish(checkpoint: Path, name: str, eval_sets, aliases, notes: str, workers: int) -> None:
+@click.option("--refine-steps", type=click.IntRange(0), help="Ship it with this many code-refinement steps at "
+              "encode time (VAE, SDM-VAE; weights unchanged).")
+def publish(checkpoint: Path, name: str, eval_sets, aliases, notes: str, workers: int,
+            refine_steps: int | None) -> None:
     """(Maintainers) Ship CHECKPOINT in pretrained/ with a model card and its test-split scores."""
     from .publish import publish as publish_model
 
-    results = publish_model(checkpoint, name, list(eval_sets), aliases, notes, workers)
+    results = publish_model(checkpoint, name, list(eval_sets), aliases, notes, workers, refine_steps)
     for eval_set, summary in results.items():
         click.echo(f"{name} on {eval_set}: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.mean.items()))
 

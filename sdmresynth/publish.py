@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .audio import write_atomically
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .metrics import METRIC_NAMES
 from .pretrained import INDEX_FILE, pretrained_dir, read_index
 from .scoring import ModelSummary, score_files, summarise
@@ -111,15 +112,20 @@ Measured with `sdmresynth score --model {name}` on each set, {date.today().isofo
 
 
 def publish(checkpoint: Path, name: str, eval_sets: list[Path], aliases: tuple[str, ...] = (), notes: str = "",
-            workers: int = 0) -> dict[str, ModelSummary]:
+            workers: int = 0, refine_steps: int | None = None) -> dict[str, ModelSummary]:
     """Copy checkpoint to pretrained/NAME.pt, score it on each set (the first is the test split), write NAME.md
-    and update index.json."""
+    and update index.json. refine_steps: ship it with that many code-refinement steps at encode time (the
+    weights are unchanged; the config saved in the checkpoint says so)."""
     from .data import files_from
 
     target_dir = pretrained_dir()
     target = target_dir / f"{name}.pt"
-    load_checkpoint(checkpoint)  # refuse a bad file before touching pretrained/
-    if checkpoint.resolve() != target.resolve():
+    loaded = load_checkpoint(checkpoint)  # refuse a bad file before touching pretrained/
+    if refine_steps is not None:
+        config = dataclasses.replace(loaded.config, refine_steps=refine_steps)
+        metadata = loaded.metadata | {"refined_from": checkpoint.name}
+        save_checkpoint(target, config, loaded.state_dict, metadata)
+    elif checkpoint.resolve() != target.resolve():
         write_atomically(target, lambda temp: shutil.copyfile(checkpoint, temp))
     results = {}
     for eval_set in eval_sets:

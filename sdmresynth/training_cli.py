@@ -33,6 +33,7 @@ def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
     try:
         model_config = ModelConfig(
             model_type=model_type, latent_dim=latent_dim, hidden_dim=options["hidden_dim"],
+            linear_skip=options.get("linear_skip", False),
             dictionary=options["dictionary"] if sdm else "identity",
             atoms=(options["atoms"] or latent_dim) if sdm else latent_dim,
             input_transform=options["input_transform"], standardise_input=options["standardise_input"],

@@ -9,6 +9,7 @@ from sdmresynth.models import SDMVAE, VAE, ModelConfig, build_model
     ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="identity", atoms=16),
     ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="dct", atoms=64),
     ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="learned", atoms=32, input_transform="log"),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, linear_skip=True, refine_steps=3),
 ])
 def test_shapes_and_loss_terms(config):
     model = build_model(config)
@@ -67,3 +68,45 @@ def test_relevant_settings_follow_the_model_type():
     assert "atoms" not in ModelConfig(model_type="vae").relevant_settings()
     vsc = ModelConfig(model_type="vsc").relevant_settings()
     assert "alpha" in vsc and "dictionary" not in vsc
+
+
+def test_linear_skip_makes_encoder_and_decoder_contain_a_linear_map():
+    model = build_model(ModelConfig(latent_dim=8, atoms=16, hidden_dim=4, linear_skip=True))
+    with torch.no_grad():
+        for layer in (model.encoder.mu, model.decoder.out):
+            layer.weight.zero_()
+            layer.bias.zero_()
+    x, z = torch.randn(3, 513), torch.randn(3, 8)
+    torch.testing.assert_close(model.encoder(x).mu, x @ model.encoder.skip.weight.T)
+    torch.testing.assert_close(model.decoder(z), z @ model.decoder.skip.weight.T)
+    assert "encoder.skip.weight" not in build_model(ModelConfig()).state_dict()  # older checkpoints still load
+
+
+def test_code_refinement_lowers_each_frames_negative_elbo_and_is_batch_independent():
+    from sdmresynth.data import file_frames
+    from sdmresynth.losses import itakura_saito
+    from sdmresynth.models.base import Posterior
+    from sdmresynth.stft import StftConfig
+
+    from .conftest import SPEECH
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log", refine_steps=20))
+    power = torch.from_numpy(file_frames(SPEECH, StftConfig()))
+    posterior = model.encode(power)
+
+    def negative_elbo(mu):
+        return itakura_saito(power, model.decode(model.to_latent(mu))) + model.kl(Posterior(mu, posterior.log_var), power)
+
+    refined = model.codes(power)
+    with torch.no_grad():
+        before, after = negative_elbo(posterior.mu), negative_elbo(refined)
+    assert (after < before).float().mean() > 0.95 and after.mean() < before.mean()
+    torch.testing.assert_close(torch.cat([model.codes(power[:50]), model.codes(power[50:])]), refined)
+    assert all(p.grad is None for p in model.parameters())  # encoding leaves the model's gradients alone
+
+
+def test_refinement_and_skips_are_refused_for_vsc():
+    for setting in ({"refine_steps": 5}, {"linear_skip": True}):
+        with pytest.raises(ValueError):
+            ModelConfig(model_type="vsc", **setting)

@@ -53,29 +53,35 @@ class Noise:
 
 
 class Encoder(nn.Module):
-    """x (B, F) -> Posterior (B, K): one tanh hidden layer, then mean and log-variance heads."""
+    """x (B, F) -> Posterior (B, K): one tanh hidden layer, then mean and log-variance heads; with linear_skip the
+    mean also has a linear path from the input (so the encoder contains a linear projection such as PCA's)."""
 
-    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int) -> None:
+    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int, linear_skip: bool = False) -> None:
         super().__init__()
         self.hidden = nn.Linear(input_dim, hidden_dim)
         self.mu = nn.Linear(hidden_dim, code_dim)
         self.log_var = nn.Linear(hidden_dim, code_dim)
+        self.skip = nn.Linear(input_dim, code_dim, bias=False) if linear_skip else None
 
     def forward(self, x: torch.Tensor) -> Posterior:
         h = torch.tanh(self.hidden(x))
-        return Posterior(self.mu(h), self.log_var(h))
+        mu = self.mu(h) if self.skip is None else self.mu(h) + self.skip(x)
+        return Posterior(mu, self.log_var(h))
 
 
 class Decoder(nn.Module):
-    """z (B, L) -> log sigma^2 (B, F): one tanh hidden layer."""
+    """z (B, L) -> log sigma^2 (B, F): one tanh hidden layer; with linear_skip plus a linear path from z (so the
+    decoder contains a linear back-projection such as PCA's)."""
 
-    def __init__(self, latent_dim: int, hidden_dim: int, output_dim: int) -> None:
+    def __init__(self, latent_dim: int, hidden_dim: int, output_dim: int, linear_skip: bool = False) -> None:
         super().__init__()
         self.hidden = nn.Linear(latent_dim, hidden_dim)
         self.out = nn.Linear(hidden_dim, output_dim)
+        self.skip = nn.Linear(latent_dim, output_dim, bias=False) if linear_skip else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.tanh(self.hidden(z)))
+        out = self.out(torch.tanh(self.hidden(z)))
+        return out if self.skip is None else out + self.skip(z)
 
 
 class SpectralVAE(nn.Module):
@@ -87,8 +93,8 @@ class SpectralVAE(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim)
-        self.decoder = Decoder(config.latent_dim, config.hidden_dim, config.input_dim)
+        self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim, config.linear_skip)
+        self.decoder = Decoder(config.latent_dim, config.hidden_dim, config.input_dim, config.linear_skip)
         if config.standardise_input:
             self.register_buffer("input_mean", torch.zeros(config.input_dim))
             self.register_buffer("input_std", torch.ones(config.input_dim))
@@ -135,8 +141,25 @@ class SpectralVAE(nn.Module):
         return self.decoder(z)
 
     def codes(self, power: torch.Tensor) -> torch.Tensor:
-        """Posterior mean of the interpretable code (B, K): w for SDM-VAE, z for VAE."""
-        return self.encode(power).mu
+        """Posterior mean of the interpretable code (B, K): w for SDM-VAE, z for VAE; refined per frame when the
+        config asks for it (refine_steps)."""
+        posterior = self.encode(power)
+        return self.refine(power, posterior) if self.config.refine_steps else posterior.mu
+
+    def refine(self, power: torch.Tensor, posterior: Posterior) -> torch.Tensor:
+        """The posterior mean after config.refine_steps Adam steps on each frame's negative ELBO with the mean
+        decoded (IS divergence + KL, the encoder's variances kept): a semi-amortised encoder that closes part of the
+        gap between the encoder's guess and the best code for the frame. Frames are independent (the loss is a
+        sum over frames and Adam acts per coordinate), so the result does not depend on the batch. (B, K)."""
+        mu = posterior.mu.detach().clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([mu], lr=self.config.refine_lr)
+        with torch.enable_grad():
+            for _ in range(self.config.refine_steps):
+                refined = Posterior(mu, posterior.log_var.detach())
+                loss = (itakura_saito(power, self.decode(self.to_latent(mu))) + self.kl(refined, power)).sum()
+                (mu.grad,) = torch.autograd.grad(loss, mu)  # the model's own gradients are left alone
+                optimizer.step()
+        return mu.detach()
 
     def reconstruct(self, power: torch.Tensor) -> torch.Tensor:
         """Variances sigma^2 (B, F) decoded from the posterior mean: the resynthesis path."""

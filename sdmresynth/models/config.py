@@ -17,6 +17,7 @@ class ModelConfig:
     latent_dim: int = 64
     hidden_dim: int = 128
     input_dim: int = 513
+    linear_skip: bool = False  # encoder mean and decoder output also get a linear path (not in the paper)
     dictionary: str = "dct"  # SDM-VAE only
     atoms: int = 64  # K, the size of the code w (SDM-VAE only)
     input_transform: str = "power"  # "power": |S|^2 as the paper; "log": log(|S|^2 + floor)
@@ -30,6 +31,10 @@ class ModelConfig:
     pseudo_sharpness: float = 10.0  # nu: sharpening of the pseudo-inputs' spike probabilities
     slab_warmup_start: int = 10  # epochs with the spikes only, before the slab is phased in
     slab_warmup_end: int = 20  # epoch from which the slab is fully used
+    # Encoding (VAE and SDM-VAE): refine the encoder's posterior mean of each frame by this many Adam steps on the
+    # frame's negative ELBO (0: the encoder's output as is). Inference only: training never uses it.
+    refine_steps: int = 0
+    refine_lr: float = 0.02
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -46,6 +51,12 @@ class ModelConfig:
             raise ValueError("the selector's start sharpness and anneal epochs must not be negative")
         if self.slab_warmup_end < self.slab_warmup_start:
             raise ValueError("slab_warmup_end must not be before slab_warmup_start")
+        if self.refine_steps < 0 or self.refine_lr <= 0:
+            raise ValueError("refine_steps must not be negative and refine_lr must be positive")
+        if self.linear_skip and self.model_type == "vsc":
+            raise ValueError("linear_skip is for the VAE and SDM-VAE")
+        if self.refine_steps and self.model_type == "vsc":
+            raise ValueError("code refinement is for the VAE and SDM-VAE (a VSC code is gated)")
         if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:
             raise ValueError("an identity dictionary needs atoms == latent_dim")
 

@@ -1,0 +1,37 @@
+"""PCA and IS-NMF baselines: exact where they must be, and the IS-NMF updates never increase the divergence."""
+
+import numpy as np
+
+from sdmresynth.baselines import ISNMFCode, fit_is_nmf, fit_pca, is_divergence
+from sdmresynth.data import file_frames
+from sdmresynth.stft import StftConfig
+
+from .conftest import COMMAND, SPEECH
+
+
+def test_pca_with_every_component_is_exact_and_fewer_components_cost_fidelity():
+    power = file_frames(SPEECH, StftConfig())
+    full = fit_pca(power, 513)
+    np.testing.assert_allclose(full.decode(full.encode(power)), power + 1e-10, rtol=1e-5)
+    errors = [np.mean((np.log(pca.decode(pca.encode(power))) - np.log(power + 1e-10)) ** 2)
+              for pca in (fit_pca(power, 4), fit_pca(power, 32))]
+    assert errors[0] > errors[1] > 0
+
+
+def test_pca_components_are_orthonormal_and_streaming_equals_one_pass():
+    power = file_frames(SPEECH, StftConfig())
+    pca, streamed = fit_pca(power, 16), fit_pca(power, 16, chunk=37)
+    np.testing.assert_allclose(pca.components.T @ pca.components, np.eye(16), atol=1e-8)
+    np.testing.assert_allclose(np.abs(streamed.components), np.abs(pca.components), atol=1e-6)
+
+
+def test_is_nmf_updates_lower_the_divergence_and_encoding_new_frames_works():
+    train, test = file_frames(SPEECH, StftConfig()), file_frames(COMMAND, StftConfig())
+    divergences = []
+    model = fit_is_nmf(train, 8, iterations=30)
+    for iterations in (1, 10, 50):
+        codes = ISNMFCode(model.atoms, iterations=iterations).encode(test)
+        divergences.append(is_divergence(test, ISNMFCode(model.atoms).decode(codes)))
+        assert codes.shape == (len(test), 8) and (codes >= 0).all()
+    assert divergences[0] > divergences[1] > divergences[2]
+    np.testing.assert_allclose(model.atoms.sum(0), 1.0)
