@@ -20,7 +20,7 @@ import argparse
 import json
 import math
 import os
-import tempfile
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -41,13 +41,19 @@ DOC_MARK = "<!-- levers: kept when the page is regenerated -->"
 _STATE: dict = {}
 
 
-def fit_baselines(folder: Path, quick: bool) -> Path:
-    """Fit PCA and IS-NMF on the training frames; save them (an .npz the workers read); return its path."""
+def fit_baselines(quick: bool) -> Path:
+    """Fit PCA and IS-NMF on the training frames and save them (an .npz the workers read) in the frame store's
+    folder, keyed by the training files and these settings, so that a second run reuses them; return its path."""
     from sdmresynth.baselines import fit_is_nmf, fit_pca
-    from sdmresynth.data import default_cache_dir, load_frames, read_list
+    from sdmresynth.data import TRIM_TOP_DB, default_cache_dir, load_frames, read_list
     from sdmresynth.stft import StftConfig
+    from sdmresynth.store import store_key
 
     files = [f for lst in TRAIN_LISTS for f in read_list(lst)][: 6 if quick else None]
+    key = store_key(files, StftConfig(), TRIM_TOP_DB)[:16]
+    path = default_cache_dir() / f"baselines-{key}-pca{'-'.join(map(str, PCA_SIZES))}-nmf{'-'.join(map(str, NMF_SIZES))}-{NMF_ITERATIONS}{'-quick' if quick else ''}.npz"
+    if path.is_file():
+        return path
     frames = load_frames(files, StftConfig(), default_cache_dir()).frames
     saved = {}
     for size in PCA_SIZES:
@@ -58,8 +64,7 @@ def fit_baselines(folder: Path, quick: bool) -> Path:
     for size in NMF_SIZES:
         started = time.perf_counter()
         saved[f"nmf{size}_atoms"] = fit_is_nmf(subset, size, 5 if quick else NMF_ITERATIONS).atoms
-        print(f"IS-NMF K = {size}: {time.perf_counter() - started:.0f} s", flush=True)
-    path = folder / "baselines.npz"
+        print(f"IS-NMF K = {size}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     np.savez(path, **saved)
     return path
 
@@ -81,7 +86,8 @@ def _codec(system: str, baselines: str):
 
 
 def score_one(system: str, path: str, baselines: str) -> dict:
-    """Resynthesise one file with one system; metrics, Hoyer, encoding seconds and frames, or the error."""
+    """Resynthesise one file with one system (a baseline, or a model's name or checkpoint path); metrics, Hoyer,
+    encoding seconds and frames, or the error."""
     import warnings
 
     import torch
@@ -116,6 +122,7 @@ def score_one(system: str, path: str, baselines: str) -> dict:
                 variance = codec.decode(codes)
             else:
                 loaded = _STATE.get(system) or _STATE.setdefault(system, sdm.load_model(system, "cpu"))
+                row["system"] = loaded.name
                 tensor = torch.from_numpy(power)
                 started = time.perf_counter()
                 with torch.no_grad():
@@ -133,8 +140,8 @@ def score_one(system: str, path: str, baselines: str) -> dict:
     return row
 
 
-def code_size(system: str) -> str:
-    """Numbers per 16 ms frame that each system's code holds."""
+def code_size(system: str, references: dict[str, str]) -> str:
+    """Numbers per 16 ms frame that each system's code holds (references: a model's display name -> name or path)."""
     if system == "WORLD":
         return "1027 per 5 ms (F0, 513 envelope, 513 aperiodicity)"
     if system.startswith("PCA"):
@@ -143,7 +150,7 @@ def code_size(system: str) -> str:
         return system.split("-")[2]
     from sdmresynth.api import load_model
 
-    config = load_model(system, "cpu").model.config
+    config = load_model(references.get(system, system), "cpu").model.config
     return str(config.code_dim) if config.code_dim == config.latent_dim else f"{config.code_dim} (through L = {config.latent_dim})"
 
 
@@ -192,19 +199,20 @@ def plot_front(table: list[dict], target: Path) -> None:
     plt.close(figure)
 
 
-def markdown(table: list[dict]) -> list[str]:
+def markdown(table: list[dict], references: dict[str, str]) -> list[str]:
     lines = ["| set | system | code per frame | files | pesq_wb | pesq_nb | stoi | estoi | hoyer | encode frames/s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     sizes: dict = {}
     for r in table:
-        size = sizes.get(r["system"]) or sizes.setdefault(r["system"], code_size(r["system"]))
+        size = sizes.get(r["system"]) or sizes.setdefault(r["system"], code_size(r["system"], references))
         cells = " | ".join("-" if math.isnan(r[m]) else f"{r[m]:.3f}" for m in METRICS)
         speed = "-" if math.isnan(r["encode_frames_per_s"]) else f"{r['encode_frames_per_s']:,.0f}"
         lines.append(f"| {r['set']} | {r['system']} | {size} | {r['files']} ({r['failed']} failed) | {cells} | {speed} |")
     return lines
 
 
-def write_doc(path: Path, table: list[dict], command: str, minutes: float, picture: str | None) -> None:
+def write_doc(path: Path, table: list[dict], references: dict[str, str], command: str, minutes: float,
+              picture: str | None) -> None:
     kept = ""
     if path.is_file() and DOC_MARK in path.read_text(encoding="utf-8"):
         kept = path.read_text(encoding="utf-8").split(DOC_MARK, 1)[1]
@@ -216,7 +224,7 @@ def write_doc(path: Path, table: list[dict], command: str, minutes: float, pictu
         "as failed and is left out of the means, for every system alike. Sets: `librispeech-test` is the "
         "speaker-disjoint LibriSpeech test-other split (10 speakers), `speech-commands` 239 one-second clips of 239 "
         "other speakers, `speechocean762-val` 84 clips of 21 Mandarin-accented speakers, adults and children.", "",
-        *markdown(table), "",
+        *markdown(table, references), "",
         *([f"![PESQ-WB against Hoyer sparsity for every system]({picture})", ""] if picture else []),
         DOC_MARK,
     ]) + (kept or "\n")
@@ -231,33 +239,36 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, help="write the results page, e.g. docs/quality.md")
     parser.add_argument("--quick", action="store_true", help="3 files per set, tiny baselines: for CI")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows", type=Path, help="also write every file's row to this JSON file")
     args = parser.parse_args()
     from sdmresynth.data import files_from
     from sdmresynth.pretrained import read_index, resolve_model
     from sdmresynth.workers import worker_pool
 
     started = time.perf_counter()
-    models = [resolve_model(m)[0] for m in args.model or ["sdm-vae"]]
+    references = {resolve_model(m)[0]: m for m in args.model or ["sdm-vae"]}  # display name -> name or path
+    models = list(references.values())
     baselines = [f"PCA-{s}" for s in PCA_SIZES] + [f"IS-NMF-{s}" for s in NMF_SIZES] + ["WORLD"]
-    with tempfile.TemporaryDirectory() as folder:
-        fitted = str(fit_baselines(Path(folder), args.quick))
-        jobs = []
-        for set_name, source in SETS.items():
-            if not source.exists():
-                continue
-            systems = baselines + models
-            if args.front and set_name == "librispeech-test":
-                systems += [m for m in read_index()["models"] if m not in models]
-            jobs += [(set_name, s, str(f)) for s in systems for f in files_from(source)[: 3 if args.quick else None]]
-        with worker_pool(args.workers) as pool:
-            results = list(pool.map(score_one, [j[1] for j in jobs], [j[2] for j in jobs], [fitted] * len(jobs),
-                                    chunksize=2))
+    fitted = str(fit_baselines(args.quick))
+    jobs = []
+    for set_name, source in SETS.items():
+        if not source.exists():
+            continue
+        systems = baselines + models
+        if args.front and set_name == "librispeech-test":
+            systems += [m for m in read_index()["models"] if m not in references]
+        jobs += [(set_name, s, str(f)) for s in systems for f in files_from(source)[: 3 if args.quick else None]]
+    with worker_pool(args.workers) as pool:
+        results = list(pool.map(score_one, [j[1] for j in jobs], [j[2] for j in jobs], [fitted] * len(jobs),
+                                chunksize=2))
     rows = [r | {"set": j[0]} for r, j in zip(results, jobs)]
+    if args.rows:
+        args.rows.write_text(json.dumps(rows))
     table = summarise(rows)
     if args.json:
         print(json.dumps({"benchmark": "quality_vs_baselines", "machine": machine(), "rows": table}))
     else:
-        print("\n".join(markdown(table)))
+        print("\n".join(markdown(table, references)))
     if args.doc:
         picture = None
         if args.front or len(table) > 1:
@@ -265,7 +276,8 @@ def main() -> None:
             plot_front(table, args.doc.parent / picture)
         command = "python benchmarks/quality_vs_baselines.py " + " ".join(
             [f"--model {m}" for m in args.model or []] + (["--front"] if args.front else []) + ["--doc", str(args.doc)])
-        write_doc(args.doc, table, command.replace("  ", " "), (time.perf_counter() - started) / 60, picture)
+        write_doc(args.doc, table, references, command.replace("  ", " "), (time.perf_counter() - started) / 60,
+                  picture)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,24 @@ def test_publish_writes_card_and_index(tmp_path, monkeypatch, tiny_model):
     assert "A test model." in card and "pesq_wb" in card and "best validation loss" in card
 
 
+def test_publish_with_code_refinement_keeps_the_weights(tmp_path, monkeypatch, tiny_model):
+    import torch
+
+    from sdmresynth.checkpoint import load_checkpoint
+    from sdmresynth.publish import publish
+
+    from .conftest import SPEECH
+
+    monkeypatch.setenv("SDMRESYNTH_PRETRAINED", str(tmp_path))
+    single = tmp_path / "one"
+    single.mkdir()
+    (single / "a.wav").write_bytes(SPEECH.read_bytes())
+    publish(tiny_model, "tiny-refined", [single], workers=1, refine_steps=7)
+    shipped, original = load_checkpoint(tmp_path / "tiny-refined.pt"), load_checkpoint(tiny_model)
+    assert shipped.config.refine_steps == 7 and original.config.refine_steps == 0
+    assert all(torch.equal(shipped.state_dict[k], original.state_dict[k]) for k in original.state_dict)
+
+
 def test_shipped_index_is_consistent():
     index = read_index()
     for alias, name in index["aliases"].items():
