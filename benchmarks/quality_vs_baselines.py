@@ -193,7 +193,7 @@ def plot_front(table: list[dict], target: Path) -> None:
     axis.set_ylabel("PESQ-WB (input phase)")
     axis.set_title("Sparsity against fidelity on the LibriSpeech test split: up and right is better", fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="lower left")
+    axis.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
     figure.savefig(target, dpi=110)
     plt.close(figure)
