@@ -93,6 +93,7 @@ def train_epoch(listing: Path, val: Path, cache: Path | None, out: Path) -> dict
     frames = int(re.search(r"train: \d+ files, (\d+) frames", text).group(1))
     epoch_seconds = float(re.search(r"epoch +1 .* ([\d.]+)s", text).group(1))
     out.unlink()
+    epoch_seconds = max(epoch_seconds, 0.05)  # printed to 0.1 s: a tiny quick-mode epoch may print 0.0
     return {"frames": frames, "peak_mb": round(peak), "frames_per_s": round(frames / epoch_seconds),
             "run_seconds": round(seconds, 1)}
 
