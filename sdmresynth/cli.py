@@ -49,7 +49,7 @@ def main() -> None:
 @click.option("--atoms", "-K", type=click.IntRange(1), help="Dictionary size K (default: L).")
 @click.option("--hidden-dim", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--linear-skip", is_flag=True, help="Give the encoder's mean and the decoder's output a linear path "
-              "besides the tanh layer (not in the paper; the default model's architecture).")
+              "besides the tanh layer (not in the paper; no shipped model uses it yet).")
 @click.option("--paper-protocol", is_flag=True, help="Train with the official code's setting: raw power input, "
               "not standardised, Adam 1e-4, no gradient clipping (instead of the recipe of the shipped models).")
 @click.option("--input-transform", type=click.Choice(["power", "log"]),
@@ -184,9 +184,8 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
     folder structure below each input folder is kept.
     """
     from .api import load_model
-    from .audio import output_format
     from .encoding_cli import resynthesise_job
-    from .targets import batch_folder, names_folder, single_output
+    from .targets import batch_folder, check_audio_target, single_output
 
     if len(paths) < 2:
         raise UserError("give SOURCE... TARGET")
@@ -198,7 +197,7 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
                   keep_rate=keep_rate)
         return
     source = sources[0]
-    output_format(target if not names_folder(target) else "x.wav")  # an unknown suffix is refused before any work
+    check_audio_target(target)
     output = single_output(source, target, ".wav")
     if output.exists() and source.exists() and output.resolve() == source.resolve() and not overwrite:
         raise UserError(f"{output}: is the input file; pass --overwrite to replace it")
@@ -228,11 +227,10 @@ def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int
 
     --keep-top and --mute-atoms edit the codes first (w for SDM-VAE, z for the VAE, the gated code for VSC).
     """
-    from .audio import output_format
     from .decoding_cli import decode_file
-    from .targets import names_folder, single_output
+    from .targets import check_audio_target, single_output
 
-    output_format(target if not names_folder(target) else "x.wav")  # an unknown suffix is refused before any work
+    check_audio_target(target)
     output = single_output(codes_file.with_name(codes_file.name.removesuffix(".npz").removesuffix(".codes")),
                            target, ".wav")
     notices, summary = decode_file(codes_file, output, phase_from, keep_top, mute_atoms, iterations, model_name,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .audio import OUTPUT_FORMATS
+from .audio import OUTPUT_FORMATS, output_format
 from .data import AUDIO_SUFFIXES
 from .errors import UserError
 
@@ -16,6 +16,13 @@ FILE_SUFFIXES = set(OUTPUT_FORMATS) | AUDIO_SUFFIXES | {".npz"}
 def names_folder(target: str) -> bool:
     """Whether target means a folder: it ends in a slash or is an existing folder."""
     return target.endswith(("/", os.sep)) or Path(target).is_dir()
+
+
+def check_audio_target(target: str) -> None:
+    """Refuse, before any work, an audio file target whose suffix names no format we write (a folder target's
+    outputs are .wav)."""
+    if not names_folder(target):
+        output_format(target)
 
 
 def single_output(source: Path, target: str | None, suffix: str) -> Path:
