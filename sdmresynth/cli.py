@@ -231,8 +231,7 @@ def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int
     from .targets import check_audio_target, single_output
 
     check_audio_target(target)
-    output = single_output(codes_file.with_name(codes_file.name.removesuffix(".npz").removesuffix(".codes")),
-                           target, ".wav")
+    output = single_output(codes_file, target, ".wav", stem=codes_file.name.removesuffix(".npz").removesuffix(".codes"))
     notices, summary = decode_file(codes_file, output, phase_from, keep_top, mute_atoms, iterations, model_name,
                                    device)
     _print_notices(notices)

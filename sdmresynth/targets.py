@@ -25,11 +25,12 @@ def check_audio_target(target: str) -> None:
         output_format(target)
 
 
-def single_output(source: Path, target: str | None, suffix: str) -> Path:
-    """The output file of one input: target itself, or source's name + suffix inside a folder target (created
-    when its name ends in a slash); without a target, next to the input."""
+def single_output(source: Path, target: str | None, suffix: str, stem: str | None = None) -> Path:
+    """The output file of one input: target itself, or the input's stem (or `stem`) + suffix inside a folder target
+    (created when its name ends in a slash); without a target, next to the input."""
+    name = (stem or source.stem) + suffix
     if target is None:
-        return source.with_name(source.stem + suffix)
+        return source.with_name(name)
     if not names_folder(target):
         return Path(target)
     folder = Path(target)
@@ -37,7 +38,7 @@ def single_output(source: Path, target: str | None, suffix: str) -> Path:
         raise UserError(f"{target}: is a file, not a folder")
     if source.is_file():  # a missing input is reported by the job itself, with nothing created
         folder.mkdir(parents=True, exist_ok=True)
-    return folder / (source.stem + suffix)
+    return folder / name
 
 
 def batch_folder(target: str | None) -> Path | None:

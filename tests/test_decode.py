@@ -73,6 +73,14 @@ def test_mute_atoms_and_their_parsing():
         parse_atoms("3x")
 
 
+def test_decode_into_a_new_folder_takes_the_codes_files_name(tmp_path, tiny_model):
+    codes = tmp_path / "clip.codes.npz"
+    assert run("encode", SPEECH, "-o", codes, "-m", tiny_model).exit_code == 0
+    result = run("decode", codes, f"{tmp_path / 'sound'}/", "--phase-from", SPEECH, "--iterations", "2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sound" / "clip.wav").is_file()
+
+
 def test_editing_the_codes_changes_the_sound(tmp_path, tiny_model):
     codes = tmp_path / "c.codes.npz"
     assert run("encode", SPEECH, "-o", codes, "-m", tiny_model).exit_code == 0
