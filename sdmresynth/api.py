@@ -121,9 +121,10 @@ def decode_codes(loaded: LoadedModel, codes: np.ndarray, length: int, peak: floa
     if phase_from is None:
         return griffin_lim(magnitude, length, iterations) * peak
     ola = OverlapAdd(length, STFT)
-    out = [ola.push(with_phase_of(magnitude[start : start + block_frames], stft(phase_from, STFT, start,
-                                                                                 min(start + block_frames, len(codes)))))
-           for start in range(0, len(codes), block_frames)]
+    out = []
+    for start in range(0, len(codes), block_frames):
+        stop = min(start + block_frames, len(codes))
+        out.append(ola.push(with_phase_of(magnitude[start:stop], stft(phase_from, STFT, start, stop))))
     return np.concatenate([*out, ola.finish()]) * peak
 
 

@@ -231,7 +231,8 @@ def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int
     from .targets import check_audio_target, single_output
 
     check_audio_target(target)
-    output = single_output(codes_file, target, ".wav", stem=codes_file.name.removesuffix(".npz").removesuffix(".codes"))
+    stem = codes_file.name.removesuffix(".npz").removesuffix(".codes")
+    output = single_output(codes_file, target, ".wav", stem=stem)
     notices, summary = decode_file(codes_file, output, phase_from, keep_top, mute_atoms, iterations, model_name,
                                    device)
     _print_notices(notices)

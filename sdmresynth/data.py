@@ -1,4 +1,4 @@
-"""Training data: find audio files (a directory or split lists), split by speaker, frames in memory or from the store."""
+"""Training data: audio files from a directory or split lists, a speaker split, frames in memory or from the store."""
 
 from __future__ import annotations
 

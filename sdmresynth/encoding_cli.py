@@ -19,8 +19,8 @@ def encode_file(loaded: LoadedModel, source: Path, output: Path) -> tuple[list[s
     audio = read_audio(source)
     encoding = encode(loaded, audio.samples)
     frame_hoyer = encoding.hoyer
-    codes_file = CodesFile(encoding.codes, model_reference(loaded), loaded.sha256, len(audio.samples), peak_level(audio.samples),
-                           STFT.sample_rate, STFT.hop, STFT.n_fft)
+    codes_file = CodesFile(encoding.codes, model_reference(loaded), loaded.sha256, len(audio.samples),
+                           peak_level(audio.samples), STFT.sample_rate, STFT.hop, STFT.n_fft)
     write_codes(output, codes_file, encoding.z, frame_hoyer)
     activity = np.abs(encoding.codes).mean(axis=0)
     top = np.argsort(activity)[::-1][:TOP_ATOMS]

@@ -185,7 +185,7 @@ def train_model(
             if on_step:
                 on_step(step + 1, steps)
         total = distributed.total(total, shard, device)
-        val_loss = _validation_loss(model, val_frames, config.seed, device)  # the same on every process: stopping agrees
+        val_loss = _validation_loss(model, val_frames, config.seed, device)  # the same everywhere: stopping agrees
         if not (np.isfinite(total) and np.isfinite(val_loss)):  # the saved state stays at the last good epoch
             raise UserError(f"training diverged in epoch {state.epoch + 1} (the loss is not finite); "
                             f"{saved_state} keeps epoch {state.epoch}: try a lower --lr or --grad-clip")

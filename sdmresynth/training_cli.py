@@ -39,7 +39,8 @@ def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
             input_transform=options["input_transform"], standardise_input=options["standardise_input"],
             alpha=options["alpha"], pseudo_inputs=options["pseudo_inputs"],
             selector_sharpness=options["selector_sharpness"],
-            selector_sharpness_start=options["selector_anneal"][0], selector_anneal_epochs=options["selector_anneal"][1],
+            selector_sharpness_start=options["selector_anneal"][0],
+            selector_anneal_epochs=options["selector_anneal"][1],
             slab_warmup_start=options["slab_warmup"][0],
             slab_warmup_end=options["slab_warmup"][1])
     except ValueError as error:
