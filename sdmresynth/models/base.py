@@ -152,13 +152,17 @@ class SpectralVAE(nn.Module):
         gap between the encoder's guess and the best code for the frame. Frames are independent (the loss is a
         sum over frames and Adam acts per coordinate), so the result does not depend on the batch. (B, K)."""
         mu = posterior.mu.detach().clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([mu], lr=self.config.refine_lr)
-        with torch.enable_grad():
-            for _ in range(self.config.refine_steps):
+        first, second = torch.zeros_like(mu), torch.zeros_like(mu)  # Adam's moments (betas 0.9, 0.999, eps 1e-8),
+        with torch.enable_grad():  # written out: torch.optim's first step costs seconds of imports in a fresh process
+            for step in range(1, self.config.refine_steps + 1):
                 refined = Posterior(mu, posterior.log_var.detach())
                 loss = (itakura_saito(power, self.decode(self.to_latent(mu))) + self.kl(refined, power)).sum()
-                (mu.grad,) = torch.autograd.grad(loss, mu)  # the model's own gradients are left alone
-                optimizer.step()
+                (grad,) = torch.autograd.grad(loss, mu)  # the model's own gradients are left alone
+                with torch.no_grad():
+                    first.lerp_(grad, 0.1)
+                    second.mul_(0.999).addcmul_(grad, grad, value=0.001)
+                    denominator = (second.sqrt() / (1 - 0.999**step) ** 0.5).add_(1e-8)
+                    mu.addcdiv_(first, denominator, value=-self.config.refine_lr / (1 - 0.9**step))
         return mu.detach()
 
     def reconstruct(self, power: torch.Tensor) -> torch.Tensor:
