@@ -110,3 +110,21 @@ def test_refinement_and_skips_are_refused_for_vsc():
     for setting in ({"refine_steps": 5}, {"linear_skip": True}):
         with pytest.raises(ValueError):
             ModelConfig(model_type="vsc", **setting)
+
+
+def test_refinement_matches_torch_adam_exactly():
+    from sdmresynth.losses import itakura_saito
+    from sdmresynth.models.base import Posterior
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log", refine_steps=7))
+    power = torch.rand(20, 513) + 0.01
+    posterior = model.encode(power)
+    mu = posterior.mu.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([mu], lr=model.config.refine_lr)
+    for _ in range(7):
+        loss = (itakura_saito(power, model.decode(model.to_latent(mu)))
+                + model.kl(Posterior(mu, posterior.log_var.detach()), power)).sum()
+        (mu.grad,) = torch.autograd.grad(loss, mu)
+        optimizer.step()
+    torch.testing.assert_close(model.codes(power), mu.detach(), rtol=0, atol=0)
