@@ -113,19 +113,25 @@ def decode_codes(loaded: LoadedModel, codes: np.ndarray, length: int, peak: floa
         raise ValueError(f"codes: {len(codes)} frames do not fit {length} samples ({frame_count(length, STFT)})")
     if phase_from is not None and len(phase_from) != length:
         raise ValueError(f"phase_from: {len(phase_from)} samples, the codes are of {length}")
-    with torch.no_grad():
-        variance = np.concatenate([
-            loaded.model.decode(loaded.model.to_latent(_to_tensor(loaded, codes[start : start + block_frames])))
-            .exp().cpu().numpy().astype(np.float64) for start in range(0, len(codes), block_frames)])
-    magnitude = np.sqrt(variance)
+    def magnitudes(start: int) -> np.ndarray:
+        code = _to_tensor(loaded, codes[start : start + block_frames])
+        with torch.no_grad():
+            return _magnitude(loaded, loaded.model.to_latent(code))
+
     if phase_from is None:
-        return griffin_lim(magnitude, length, iterations) * peak
-    ola = OverlapAdd(length, STFT)
+        whole = np.concatenate([magnitudes(start) for start in range(0, len(codes), block_frames)])
+        return griffin_lim(whole, length, iterations) * peak
+    ola = OverlapAdd(length, STFT)  # block by block, as resynthesise: memory stays bounded however long the signal
     out = []
     for start in range(0, len(codes), block_frames):
         stop = min(start + block_frames, len(codes))
-        out.append(ola.push(with_phase_of(magnitude[start:stop], stft(phase_from, STFT, start, stop))))
+        out.append(ola.push(with_phase_of(magnitudes(start), stft(phase_from, STFT, start, stop))))
     return np.concatenate([*out, ola.finish()]) * peak
+
+
+def _magnitude(loaded: LoadedModel, z: torch.Tensor) -> np.ndarray:
+    """sqrt(sigma^2(z)) (T, F) float64: the decoded magnitude that resynthesis puts under a phase."""
+    return np.sqrt(loaded.model.decode(z).exp().cpu().numpy().astype(np.float64))
 
 
 def resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
@@ -154,10 +160,9 @@ def _resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int,
         for spec, power in _blocks(samples, block_frames):
             code = loaded.model.codes(_to_tensor(loaded, power))
             z = loaded.model.to_latent(code)
-            variance = loaded.model.decode(z).exp().cpu().numpy().astype(np.float64)
             if codes is not None:
                 codes.append((code.cpu().numpy(), z.cpu().numpy()))
-            chunk = ola.push(with_phase_of(np.sqrt(variance), spec))
+            chunk = ola.push(with_phase_of(_magnitude(loaded, z), spec))
             out[filled : filled + len(chunk)] = chunk
             filled += len(chunk)
     out[filled:] = ola.finish()

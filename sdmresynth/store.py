@@ -77,7 +77,8 @@ def _build_shard(paths: list[str], cfg: StftConfig, target: str) -> dict:
             np.save(handle, stacked, allow_pickle=False)
 
     write_atomically(Path(target), write)
-    Path(target + ".json").write_text(json.dumps(info), encoding="utf-8")  # after the shard: no json, no trust
+    text = json.dumps(info)  # written after the shard, atomically too: no json, no trust
+    write_atomically(Path(target + ".json"), lambda temp: Path(temp).write_text(text, encoding="utf-8"))
     return info
 
 
