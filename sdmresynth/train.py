@@ -71,9 +71,10 @@ def settings_differing(checkpoint: Checkpoint, model_config: ModelConfig, config
     return [f"{k} {saved.get(k)} -> {v}" for k, v in wanted.items() if k != "max_epochs" and saved.get(k) != v]
 
 
-def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume: bool) -> None:
+def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume: bool) -> int:
     """Everything that can be checked before any audio is read: that `out` can be written (its folder is
-    created), and for --resume that the saved state exists and was made with the same settings."""
+    created), and for --resume that the saved state exists and was made with the same settings. Returns the last
+    finished epoch of the saved run (0 when not resuming)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -84,13 +85,15 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
     if not resume:
         if out.exists():
             raise UserError(f"{out}: already exists (choose another --out, or --resume a run)")
-        return
+        return 0
     if not saved_state.is_file():
         raise UserError(f"{saved_state}: no training state to resume from (start without --resume)")
-    differing = settings_differing(load_checkpoint(saved_state, kind="training-state"), model_config, config)
+    saved = load_checkpoint(saved_state, kind="training-state")
+    differing = settings_differing(saved, model_config, config)
     if differing:
         raise UserError(f"{saved_state}: was made with other settings ({'; '.join(differing)}); "
                         "resume with the same options")
+    return int(saved.extra["state"]["epoch"])
 
 
 def _adam(model: SpectralVAE, lr: float) -> torch.optim.Adam:

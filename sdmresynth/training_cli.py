@@ -72,13 +72,6 @@ def gather_files(data: Path | None, train_lists: tuple[Path, ...],
     return (*split_by_speaker(files), notices)
 
 
-def load_saved_epoch(out: Path) -> int:
-    """The last finished epoch in the saved training state of the run writing `out`."""
-    from .checkpoint import load_checkpoint
-
-    return int(load_checkpoint(state_path(out), kind="training-state").extra["state"]["epoch"])
-
-
 def run_training(
     model_config: ModelConfig,
     train_config: TrainConfig,
@@ -97,7 +90,7 @@ def run_training(
     if threads > 0:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    check_run(out, model_config, train_config, resume)  # before reading audio, which takes minutes on a corpus
+    saved_epoch = check_run(out, model_config, train_config, resume)  # before reading audio: minutes on a corpus
     stft_config = StftConfig()
     train_files, val_files, notices = files
     for notice in notices:
@@ -125,7 +118,7 @@ def run_training(
         "stft": {"sample_rate": stft_config.sample_rate, "n_fft": stft_config.n_fft, "hop": stft_config.hop},
     }
 
-    saved_epochs = [load_saved_epoch(out) if resume else 0]
+    saved_epochs = [saved_epoch]
 
     def on_epoch(report: EpochReport) -> None:
         saved_epochs.append(report.epoch)
