@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .audio import peak_level, read_audio
 from .errors import UserError
 from .stft import StftConfig, power_spectrogram, stft
+
+if TYPE_CHECKING:
+    from .store import StoredFrames
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 TRIM_TOP_DB = 30.0
@@ -81,10 +84,10 @@ def file_frames(path: Path, cfg: StftConfig) -> np.ndarray:
 
 @dataclass
 class FrameSet:
-    """Frames of a set of files, stacked: (N, F) float32 (in memory, or a read-only memory map of the frame
+    """Frames of a set of files, stacked: (N, F) float32 (in memory, or read-only from the memory-mapped frame
     store), and the files that could not be read."""
 
-    frames: np.ndarray
+    frames: np.ndarray | StoredFrames
     files: list[str]
     skipped: list[str] = field(default_factory=list)
 
@@ -97,7 +100,9 @@ def cache_size(cache_dir: Path) -> int:
     """Bytes held under the cache folder (0 when it does not exist)."""
     if not cache_dir.is_dir():
         return 0
-    return sum(p.stat().st_size for p in cache_dir.rglob("*") if p.is_file())
+    from .store import disk_bytes
+
+    return sum(disk_bytes(p) for p in cache_dir.rglob("*") if p.is_file())
 
 
 def format_size(size: int) -> str:

@@ -1,10 +1,14 @@
 """The frame store: the training frames of a file set on disk, one memory-mapped .npy that training streams from.
 
-Layout under the cache folder: `store-KEY/frames.npy` (N x F float32, the files' trimmed frames in list order) and
-`store-KEY/manifest.json` (files, skipped files, rows per file), written last: a store without its manifest is never
-trusted. Building runs on worker processes, each turning a chunk of files (about CHUNK_SECONDS of audio) into a
-shard in `building-KEY/`; shards are written atomically, so an interrupted build resumes from the shards it has.
-The shards are then copied into one file, so that a mini-batch of random rows is one gather from one mapping.
+Layout under the cache folder: `store-KEY/frames.npy` and `store-KEY/manifest.json` (files, skipped files, and each
+file's rows and offset in frames.npy). Each file gets a reservation of rows from its header (its untrimmed frame
+count), so the worker processes that compute the frames write them straight into place, in parallel: there is no
+serial join. The silence trimmed from each file leaves a gap of rows that are never written (a hole in a sparse
+file: no disk) and never read (`StoredFrames` maps the files' rows, in list order, around the gaps).
+
+A build happens in `building-KEY/`: each chunk of files (about CHUNK_SECONDS of audio) is recorded as done in a small
+json once its frames are flushed, so an interrupted build resumes with the chunks it has; the finished folder is
+renamed to `store-KEY` in one step, so a half-written store is never found.
 """
 
 from __future__ import annotations
@@ -12,21 +16,23 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from .audio import write_atomically
 from .errors import UserError
-from .stft import StftConfig
+from .stft import StftConfig, frame_count
 
-STORE_VERSION = 1
-CHUNK_SECONDS = 300.0  # audio per shard: small enough to balance the workers, large enough to keep files few
+STORE_VERSION = 2
+CHUNK_SECONDS = 300.0  # audio per chunk of work: small enough to balance the workers and resume, large enough to
+                       # keep the records few
 
 
 def store_key(paths: list[Path], cfg: StftConfig, top_db: float) -> str:
@@ -38,47 +44,93 @@ def store_key(paths: list[Path], cfg: StftConfig, top_db: float) -> str:
     return digest.hexdigest()[:32]
 
 
-def _chunks(paths: list[Path]) -> list[list[Path]]:
-    """Consecutive files grouped into about CHUNK_SECONDS of audio each (durations from the headers)."""
+class StoredFrames:
+    """The frames of a store as one read-only (N, F) array: the files' rows in list order, the gaps between them
+    left out. Supports what training, validation and the baselines use: len, shape, dtype, np.take(frames, rows,
+    axis=0) (one gather from the mapping) and slices of consecutive rows."""
+
+    def __init__(self, mapped: np.ndarray, offsets: list[int], rows: list[int]):
+        self._mapped = mapped
+        self._starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])  # each file's first row, without gaps
+        self._shift = np.asarray(offsets, dtype=np.int64) - self._starts[:-1]  # its row in frames.npy minus that
+        self.shape = (int(self._starts[-1]), mapped.shape[1])
+        self.dtype = mapped.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, rows: Any, axis: int = 0, out: None = None, mode: str = "raise") -> np.ndarray:
+        if axis != 0 or out is not None or mode != "raise":
+            raise NotImplementedError("StoredFrames.take gathers rows (axis 0) only")
+        rows = np.asarray(rows, dtype=np.int64)  # in [0, N): the gather is the training loop's hot path
+        return np.take(self._mapped, rows + self._shift[np.searchsorted(self._starts, rows, side="right") - 1], axis=0)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("StoredFrames takes slices of rows; use np.take for a list of rows")
+        return self.take(np.arange(*key.indices(len(self))))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
+
+
+def _reservations(paths: list[Path], cfg: StftConfig) -> list[int]:
+    """Rows each file may need: its untrimmed frame count at the model rate, from the header (0 if unreadable:
+    the worker reports why)."""
     import soundfile as sf
 
-    chunks: list[list[Path]] = [[]]
-    seconds = 0.0
+    rows = []
     for path in paths:
         try:
-            duration = sf.info(path).duration
+            info = sf.info(path)
+            samples = -(-info.frames * cfg.sample_rate // info.samplerate)  # after resampling (resample_poly: ceil)
+            rows.append(frame_count(samples, cfg) + 1 if info.frames > 0 else 0)
         except (RuntimeError, TypeError, ValueError, OSError):
-            duration = 0.0  # unreadable: the worker reports why
-        if chunks[-1] and seconds + duration > CHUNK_SECONDS:
-            chunks.append([])
-            seconds = 0.0
-        chunks[-1].append(path)
-        seconds += duration
-    return [c for c in chunks if c]
+            rows.append(0)
+    return rows
 
 
-def _build_shard(paths: list[str], cfg: StftConfig, target: str) -> dict:
-    """Frames of a chunk of files into the shard `target` (atomically); returns its rows per file and skips."""
+def _chunks(reserved: list[int], cfg: StftConfig) -> list[range]:
+    """Consecutive files grouped into about CHUNK_SECONDS of audio each."""
+    limit = CHUNK_SECONDS * cfg.sample_rate / cfg.hop
+    chunks, first, rows = [], 0, 0
+    for i, count in enumerate(reserved):
+        if i > first and rows + count > limit:
+            chunks.append(range(first, i))
+            first, rows = i, 0
+        rows += count
+    if first < len(reserved):
+        chunks.append(range(first, len(reserved)))
+    return chunks
+
+
+def _fill_chunk(paths: list[str], offsets: list[int], reserved: list[int], cfg: StftConfig, target: str,
+                record: str) -> dict:
+    """Write the frames of a chunk of files into their reserved rows of `target` (plain writes: no page faults),
+    sync, then record the chunk as done (atomically: no record, no trust). Returns the record: files kept, their rows and offsets, skips."""
     from .data import file_frames
 
-    frames, rows, files, skipped = [], [], [], []
-    for path in paths:
-        try:
-            frames.append(file_frames(Path(path), cfg))
-            rows.append(len(frames[-1]))
-            files.append(path)
-        except UserError as error:
-            skipped.append(str(error))
-    stacked = np.concatenate(frames) if frames else np.zeros((0, cfg.n_bins), np.float32)
-    info = {"files": files, "rows": rows, "skipped": skipped}
-
-    def write(temp: str) -> None:
-        with open(temp, "wb") as handle:
-            np.save(handle, stacked, allow_pickle=False)
-
-    write_atomically(Path(target), write)
-    text = json.dumps(info)  # written after the shard, atomically too: no json, no trust
-    write_atomically(Path(target + ".json"), lambda temp: Path(temp).write_text(text, encoding="utf-8"))
+    start = np.load(target, mmap_mode="r", allow_pickle=False).offset  # the .npy header's length
+    row_bytes = cfg.n_bins * np.dtype(np.float32).itemsize
+    info: dict[str, list] = {"files": [], "rows": [], "offsets": [], "skipped": []}
+    with open(target, "r+b") as handle:
+        for path, offset, room in zip(paths, offsets, reserved):
+            try:
+                frames = file_frames(Path(path), cfg)
+            except UserError as error:
+                info["skipped"].append(str(error))
+                continue
+            if len(frames) > room:
+                info["skipped"].append(f"{path}: decodes to more audio than its header declares (re-encode it)")
+                continue
+            os.pwrite(handle.fileno(), np.ascontiguousarray(frames, dtype=np.float32).data, start + offset * row_bytes)
+            info["files"].append(path)
+            info["rows"].append(len(frames))
+            info["offsets"].append(offset)
+        getattr(os, "fdatasync", os.fsync)(handle.fileno())  # on disk before the record says so
+    text = json.dumps(info)
+    write_atomically(Path(record), lambda temp: Path(temp).write_text(text, encoding="utf-8"))
     return info
 
 
@@ -95,8 +147,8 @@ def _locked(lock_file: Path) -> Iterator[None]:
 
 
 def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: float, workers: int = 0,
-               progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict]:
-    """The frames (N, F) of paths as a read-only memory map, and the manifest; built first if needed.
+               progress: Callable[[int], None] | None = None) -> tuple[StoredFrames, dict]:
+    """The frames of paths, read-only and memory-mapped, and the manifest; the store is built first if needed.
 
     progress(n) is called as n more files are done."""
     key = store_key(paths, cfg, top_db)
@@ -107,71 +159,87 @@ def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: floa
         elif progress:
             progress(len(paths))
     manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
-    frames = np.load(store / "frames.npy", mmap_mode="r", allow_pickle=False)
-    return frames, manifest
+    mapped = np.load(store / "frames.npy", mmap_mode="r", allow_pickle=False)
+    return StoredFrames(mapped, manifest["offsets"], manifest["rows"]), manifest
+
+
+def _create(target: Path, rows: int, cfg: StftConfig) -> None:
+    """An empty (sparse) float32 .npy of rows x bins, made whole before it gets its name."""
+    partial = target.with_suffix(".npy.partial")
+    np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(rows, cfg.n_bins)).flush()
+    partial.replace(target)
 
 
 def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, workers: int,
            progress: Callable[[int], None] | None) -> None:
-    from .workers import worker_count, worker_pool
+    from .workers import light_pool, worker_count
 
     started = time.perf_counter()
     building.mkdir(parents=True, exist_ok=True)
-    chunks = _chunks(paths)
-    shards = [building / f"shard-{i:06d}.npy" for i in range(len(chunks))]
+    reserved = _reservations(paths, cfg)
+    offsets = np.concatenate([[0], np.cumsum(reserved, dtype=np.int64)]).tolist()
+    target = building / "frames.npy"
+    if not target.is_file():
+        _create(target, offsets[-1], cfg)
+    chunks = _chunks(reserved, cfg)
+    records = [building / f"chunk-{i:06d}.json" for i in range(len(chunks))]
     infos: dict[int, dict] = {}
-    todo = []
-    for i, (chunk, shard) in enumerate(zip(chunks, shards)):
-        done = Path(f"{shard}.json")
-        if shard.is_file() and done.is_file():  # left by an interrupted build
-            infos[i] = json.loads(done.read_text(encoding="utf-8"))
+    for i, record in enumerate(records):
+        if record.is_file():  # left by an interrupted build
+            infos[i] = json.loads(record.read_text(encoding="utf-8"))
             if progress:
-                progress(len(chunk))
-        else:
-            todo.append(i)
+                progress(len(chunks[i]))
+    todo = [i for i in range(len(chunks)) if i not in infos]
+
+    def job(i: int) -> tuple:
+        files = chunks[i]
+        return ([str(paths[j]) for j in files], [offsets[j] for j in files], [reserved[j] for j in files], cfg,
+                str(target), str(records[i]))
+
     count = worker_count(workers, len(todo))
     if count <= 1:
         for i in todo:
-            infos[i] = _build_shard([str(p) for p in chunks[i]], cfg, str(shards[i]))
+            infos[i] = _fill_chunk(*job(i))
             if progress:
                 progress(len(chunks[i]))
     elif todo:
-        with worker_pool(count) as pool:
-            futures = {i: pool.submit(_build_shard, [str(p) for p in chunks[i]], cfg, str(shards[i])) for i in todo}
-            for i in sorted(futures, key=lambda j: -len(chunks[j])):
+        with light_pool(count) as pool:
+            futures = {i: pool.submit(_fill_chunk, *job(i)) for i in todo}
+            for i in todo:
                 infos[i] = futures[i].result()
                 if progress:
                     progress(len(chunks[i]))
-    _join(shards, [infos[i] for i in range(len(chunks))], cfg, store, building, time.perf_counter() - started)
+    _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
 
 
-def _join(shards: list[Path], infos: list[dict], cfg: StftConfig, store: Path, building: Path, seconds: float) -> None:
-    """Copy the shards into store/frames.npy, write the manifest last, and remove the shards."""
-    total = sum(sum(info["rows"]) for info in infos)
-    store.mkdir(parents=True, exist_ok=True)
-    partial = store / "frames.npy.partial"
-    frames = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(total, cfg.n_bins))
-    row = 0
-    for shard in shards:
-        part = np.load(shard, mmap_mode="r", allow_pickle=False)
-        frames[row : row + len(part)] = part
-        row += len(part)
-    frames.flush()
-    del frames
-    partial.replace(store / "frames.npy")
+def disk_bytes(path: Path) -> int:
+    """Bytes a file takes on disk (a sparse file's holes take none)."""
+    stat = path.stat()
+    blocks = getattr(stat, "st_blocks", None)  # not on every platform
+    return stat.st_size if blocks is None else blocks * 512
+
+
+def _finish(infos: list[dict], store: Path, building: Path, seconds: float) -> None:
+    """Write the manifest, drop the chunk records and rename the build into the store in one step."""
+    frames = building / "frames.npy"
+    rows = [r for info in infos for r in info["rows"]]
     manifest = {
         "version": STORE_VERSION,
         "files": [f for info in infos for f in info["files"]],
-        "rows": [r for info in infos for r in info["rows"]],
+        "rows": rows,
+        "offsets": [o for info in infos for o in info["offsets"]],
         "skipped": [s for info in infos for s in info["skipped"]],
-        "frames": total,
-        "bytes": (store / "frames.npy").stat().st_size,
+        "frames": sum(rows),
+        "bytes": disk_bytes(frames),
         "build_seconds": round(seconds, 2),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     text = json.dumps(manifest)
-    write_atomically(store / "manifest.json", lambda temp: Path(temp).write_text(text, encoding="utf-8"))
-    shutil.rmtree(building, ignore_errors=True)
+    write_atomically(building / "manifest.json", lambda temp: Path(temp).write_text(text, encoding="utf-8"))
+    for record in building.glob("chunk-*.json"):
+        record.unlink()
+    shutil.rmtree(store, ignore_errors=True)  # an old folder without a manifest is never trusted: replace it
+    building.rename(store)
 
 
 def list_stores(cache_dir: Path) -> list[dict]:
@@ -180,7 +248,7 @@ def list_stores(cache_dir: Path) -> list[dict]:
     if not cache_dir.is_dir():
         return entries
     for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir() and p.name.startswith(("store-", "building-"))):
-        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        size = sum(disk_bytes(f) for f in folder.iterdir() if f.is_file())
         entry = {"name": folder.name, "path": str(folder), "bytes": size, "state": "unfinished", "files": None,
                  "frames": None, "created": None}
         manifest = folder / "manifest.json"

@@ -108,6 +108,15 @@ def _snapshot(model: SpectralVAE) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _restore_noise(noise: torch.Generator, saved: torch.Tensor, seed: int, epoch: int) -> None:
+    """Continue the saved noise stream; a state from another device type (a run moved between CPU and GPU, whose
+    generators differ) cannot be, so the stream restarts from the seed and the epoch: such a resume is not exact."""
+    if saved.numel() == noise.get_state().numel():
+        noise.set_state(saved)
+    else:
+        noise.manual_seed(seed + 2 + 1_000_003 * epoch)
+
+
 def _validation_loss(model: SpectralVAE, frames: np.ndarray, seed: int, device: torch.device) -> float:
     """Mean negative ELBO per frame (frames streamed in blocks), with the same noise every epoch so epochs compare
     fairly."""
@@ -159,7 +168,7 @@ def train_model(
         optimizer.load_state_dict(checkpoint.extra["optimizer"])
         best_weights = checkpoint.extra["best_weights"]
         shuffle.set_state(checkpoint.extra["shuffle_rng"])
-        noise.set_state(checkpoint.extra["noise_rng"].to(noise.get_state().device))
+        _restore_noise(noise, checkpoint.extra["noise_rng"], config.seed, checkpoint.extra["state"]["epoch"])
         state = TrainState(**checkpoint.extra["state"])
         state.stopped = ""
 
@@ -175,7 +184,7 @@ def train_model(
         started = time.perf_counter()
         model.start_epoch(state.epoch)
         order = torch.randperm(len(train_frames), generator=shuffle)[:usable].numpy()
-        total = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no host sync per step
         for step, batch in enumerate(batches(train_frames, order, config.batch_size, shard.rank, shard.world, device)):
             loss = model.loss(batch, network(batch, Noise(noise, shard.rank, shard.world)))["loss"]
             optimizer.zero_grad(set_to_none=True)
@@ -184,10 +193,10 @@ def train_model(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             model.after_step()
-            total += loss.item() * len(batch)
+            total += loss.detach().double() * len(batch)
             if on_step:
                 on_step(step + 1, steps)
-        total = distributed.total(total, shard, device)
+        total = distributed.total(total.item(), shard, device)
         val_loss = _validation_loss(model, val_frames, config.seed, device)  # the same everywhere: stopping agrees
         if not (np.isfinite(total) and np.isfinite(val_loss)):  # the saved state stays at the last good epoch
             raise UserError(f"training diverged in epoch {state.epoch + 1} (the loss is not finite); "

@@ -10,6 +10,7 @@ import torch
 from sdmresynth.checkpoint import load_checkpoint
 from sdmresynth.data import load_frames
 from sdmresynth.models import ModelConfig
+from sdmresynth.store import StoredFrames
 from sdmresynth.stft import StftConfig
 from sdmresynth.train import TrainConfig, train_model
 
@@ -41,11 +42,16 @@ def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips,
     in_memory = load_frames(clips, StftConfig())
     cache = tmp_path / "cache"
     stored = load_frames(clips, StftConfig(), cache, workers=2)
-    assert isinstance(stored.frames, np.memmap) and not stored.frames.flags.writeable
+    assert isinstance(stored.frames, StoredFrames) and len(stored.frames) == len(in_memory.frames)
     np.testing.assert_array_equal(stored.frames, in_memory.frames)
+    rows = np.random.default_rng(0).permutation(len(in_memory.frames))[:300]
+    np.testing.assert_array_equal(np.take(stored.frames, rows, axis=0), in_memory.frames[rows])  # a training batch
+    np.testing.assert_array_equal(stored.frames[17:1017], in_memory.frames[17:1017])  # a validation block
     assert stored.files == in_memory.files and len(stored.skipped) == 1 and "broken.wav" in stored.skipped[0]
     (store,) = cache.glob("store-*")
-    assert not list(cache.glob("building-*"))  # the shards are gone once joined
+    assert not list(cache.glob("building-*")) and not list(store.glob("chunk-*"))
+    mapped = np.load(store / "frames.npy", mmap_mode="r")
+    assert len(mapped) > len(in_memory.frames)  # the trimmed silence left gaps, which are never read
     built = (store / "frames.npy").stat().st_mtime_ns
     load_frames(clips, StftConfig(), cache)
     assert (store / "frames.npy").stat().st_mtime_ns == built  # reused, not rebuilt
@@ -67,19 +73,19 @@ def test_an_interrupted_build_resumes_from_its_shards_and_is_never_trusted_half_
 
     cache = tmp_path / "cache"
     calls = []
-    original = store_module._build_shard
+    original = store_module._fill_chunk
 
-    def build_then_fail(paths, cfg, target):
+    def fill_then_fail(*job):
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(target)
-        return original(paths, cfg, target)
+        calls.append(job[-1])
+        return original(*job)
 
-    monkeypatch.setattr(store_module, "_build_shard", build_then_fail)
+    monkeypatch.setattr(store_module, "_fill_chunk", fill_then_fail)
     with pytest.raises(KeyboardInterrupt):
         load_frames(clips, StftConfig(), cache, workers=1)
-    assert not list(cache.glob("store-*/manifest.json")) and len(list(cache.glob("building-*/*.npy"))) == 2
-    monkeypatch.setattr(store_module, "_build_shard", lambda *a: calls.append(a[2]) or original(*a))
+    assert not list(cache.glob("store-*")) and len(list(cache.glob("building-*/chunk-*.json"))) == 2
+    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(job[-1]) or original(*job))
     resumed = load_frames(clips, StftConfig(), cache, workers=1)
     assert len(calls) > 2 and not set(calls[2:]) & set(calls[:2])  # only the missing shards were built
     np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
@@ -119,3 +125,34 @@ def test_prefetching_yields_the_same_batches_in_order():
     ahead = list(_prefetched(iter(torch.from_numpy(frames[order[i : i + 8][1::2]]) for i in range(0, 40, 8)),
                              torch.device("cpu")))
     assert len(ahead) == len(plain) == 5 and all(torch.equal(a, b) for a, b in zip(ahead, plain))
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@needs_cuda
+def test_batches_reach_the_gpu_pinned_and_in_order(tmp_path, clips):
+    """From the memory-mapped store, through pinned memory and the prefetch thread, onto the GPU: the same rows
+    in the same order as on the CPU."""
+    from sdmresynth.batches import batches
+
+    stored = load_frames(clips, StftConfig(), tmp_path / "cache").frames
+    order = np.random.default_rng(0).permutation(len(stored))
+    cpu = list(batches(stored, order, 128, 0, 1, torch.device("cpu")))
+    gpu = list(batches(stored, order, 128, 0, 1, torch.device("cuda")))
+    assert len(gpu) == len(cpu) and all(g.is_cuda for g in gpu)
+    assert all(torch.equal(g.cpu(), c) for g, c in zip(gpu, cpu))
+
+
+@needs_cuda
+def test_training_on_the_gpu_from_the_store_equals_training_from_memory(tmp_path, clips):
+    config, protocol = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log",
+                                   standardise_input=True), TrainConfig(max_epochs=2, lr=1e-3)
+    memory = load_frames(clips[:4], StftConfig()), load_frames(clips[4:], StftConfig())
+    stored = (load_frames(clips[:4], StftConfig(), tmp_path / "cache"),
+              load_frames(clips[4:], StftConfig(), tmp_path / "cache"))
+    for name, sets in (("memory", memory), ("store", stored)):
+        train_model(config, protocol, sets[0].frames, sets[1].frames, tmp_path / f"{name}.pt", torch.device("cuda"))
+    a, b = load_checkpoint(tmp_path / "memory.pt").state_dict, load_checkpoint(tmp_path / "store.pt").state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])

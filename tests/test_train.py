@@ -48,6 +48,32 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, frame
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
+def test_a_run_moves_between_devices(tmp_path, frames):
+    """A state saved on a GPU holds a CUDA generator's 16-byte noise state, which a CPU generator cannot take: the
+    run still resumes (noise restarted from the seed) and the weights come from the state."""
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    saved = torch.load(state_path(out), weights_only=True)
+    saved["extra"]["noise_rng"] = torch.zeros(16, dtype=torch.uint8)  # what torch.cuda's Philox generator saves
+    torch.save(saved, state_path(out))
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=2), *frames, out, torch.device("cpu"), resume=True)
+    assert state.epoch == 2 and [h["epoch"] for h in state.history] == [1, 2]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_a_gpu_run_resumes_exactly_on_the_gpu_and_goes_on_on_the_cpu(tmp_path, frames):
+    gpu = torch.device("cuda")
+    straight, resumed = tmp_path / "straight.pt", tmp_path / "resumed.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, straight, gpu)
+    train_model(CONFIG, TrainConfig(max_epochs=2), *frames, resumed, gpu)
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, resumed, gpu, resume=True)
+    a, b = load_checkpoint(straight).state_dict, load_checkpoint(resumed).state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=4), *frames, resumed, torch.device("cpu"), resume=True)
+    assert state.epoch == 4
+
+
 def test_resume_with_other_settings_is_refused(tmp_path, frames):
     out = tmp_path / "m.pt"
     train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
