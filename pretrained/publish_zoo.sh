@@ -43,6 +43,8 @@ elsewhere." ;;
 
 for name in "$@"; do
   notes="$(describe "$name") $RECIPE"
+  # $RUNS/NAME.notes: what is particular to this run (say, epochs trained on another machine)
+  [ -f "${RUNS:-runs}/$name.notes" ] && notes="$notes $(cat "${RUNS:-runs}/$name.notes")"
   sdmresynth publish "${RUNS:-runs}/$name.pt" --name "$name" --notes "$notes" --workers "${WORKERS:-2}" \
     --eval "$DATA/splits/test.txt" --eval "$DATA/speech_commands" --eval "$DATA/splits/speechocean762-val.txt"
 done
