@@ -7,7 +7,7 @@ serial join. The silence trimmed from each file leaves a gap of rows that are ne
 file: no disk) and never read (`StoredFrames` maps the files' rows, in list order, around the gaps).
 
 A build happens in `building-KEY/`: each chunk of files (about CHUNK_SECONDS of audio) is recorded as done in a small
-json once its frames are flushed, so an interrupted build resumes with the chunks it has; the finished folder is
+json once its frames are synced to disk, so an interrupted build resumes with the chunks it has; the finished folder is
 renamed to `store-KEY` in one step, so a half-written store is never found.
 """
 
@@ -105,15 +105,16 @@ def _chunks(reserved: list[int], cfg: StftConfig) -> list[range]:
     return chunks
 
 
-def _fill_chunk(paths: list[str], offsets: list[int], reserved: list[int], cfg: StftConfig, target: str,
-                record: str) -> dict:
-    """Write the frames of a chunk of files into their reserved rows of `target` (plain writes: no page faults),
-    sync, then record the chunk as done (atomically: no record, no trust). Returns the record: files kept, their rows and offsets, skips."""
+def _fill_chunk(chunk: list[int], paths: list[str], offsets: list[int], reserved: list[int], cfg: StftConfig,
+                target: str, record: str) -> dict:
+    """Write the frames of a chunk of files (list indices [start, stop)) into their reserved rows of `target` (plain
+    writes: no page faults), sync, then record the chunk as done (atomically: no record, no trust). Returns the
+    record: the chunk, the files kept, their rows and offsets, the skips."""
     from .data import file_frames
 
     start = np.load(target, mmap_mode="r", allow_pickle=False).offset  # the .npy header's length
     row_bytes = cfg.n_bins * np.dtype(np.float32).itemsize
-    info: dict[str, list] = {"files": [], "rows": [], "offsets": [], "skipped": []}
+    info: dict[str, list] = {"chunk": chunk, "files": [], "rows": [], "offsets": [], "skipped": []}
     with open(target, "r+b") as handle:
         for path, offset, room in zip(paths, offsets, reserved):
             try:
@@ -185,15 +186,16 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
     records = [building / f"chunk-{i:06d}.json" for i in range(len(chunks))]
     infos: dict[int, dict] = {}
     for i, record in enumerate(records):
-        if record.is_file():  # left by an interrupted build
-            infos[i] = json.loads(record.read_text(encoding="utf-8"))
+        done = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}  # an interrupted build's
+        if done.get("chunk") == [chunks[i].start, chunks[i].stop]:
+            infos[i] = done
             if progress:
                 progress(len(chunks[i]))
     todo = [i for i in range(len(chunks)) if i not in infos]
 
     def job(i: int) -> tuple:
         files = chunks[i]
-        return ([str(paths[j]) for j in files], [offsets[j] for j in files], [reserved[j] for j in files], cfg,
+        return ([files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files], [reserved[j] for j in files], cfg,
                 str(target), str(records[i]))
 
     count = worker_count(workers, len(todo))
