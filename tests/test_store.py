@@ -35,7 +35,7 @@ def clips(tmp_path):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr("sdmresynth.store.CHUNK_SECONDS", 2.0)  # several shards from a few short files
+    monkeypatch.setattr("sdmresynth.store.CHUNK_SECONDS", 2.0)  # several chunks from a few short files
 
 
 def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips, small_chunks):
@@ -67,7 +67,7 @@ def test_store_is_renewed_when_files_or_settings_change(tmp_path, clips):
     assert len(changed.frames) == len(load_frames(clips, StftConfig()).frames)
 
 
-def test_an_interrupted_build_resumes_from_its_shards_and_is_never_trusted_half_done(tmp_path, clips, small_chunks,
+def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_done(tmp_path, clips, small_chunks,
                                                                                        monkeypatch):
     import sdmresynth.store as store_module
 
@@ -87,7 +87,7 @@ def test_an_interrupted_build_resumes_from_its_shards_and_is_never_trusted_half_
     assert not list(cache.glob("store-*")) and len(list(cache.glob("building-*/chunk-*.json"))) == 2
     monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(job[-1]) or original(*job))
     resumed = load_frames(clips, StftConfig(), cache, workers=1)
-    assert len(calls) > 2 and not set(calls[2:]) & set(calls[:2])  # only the missing shards were built
+    assert len(calls) > 2 and not set(calls[2:]) & set(calls[:2])  # only the missing chunks were built
     np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
 
 
