@@ -3,10 +3,11 @@ shared train split listed 1x, 4x and 12x under different names (about 46 minutes
 
 Memory is the peak over the whole process tree (the training process and its workers) of the memory the kernel
 cannot drop: anonymous plus shared (RssAnon + RssShmem in /proc/PID/status), sampled every 20 ms; the file pages of
-the memory-mapped store are the page cache's and do not count. Throughput is the frames per second of one epoch of
+the memory-mapped store are the page cache's and do not count. Throughput is the frames per second of an epoch of
 `sdmresynth train` (the L = 64, K = 64 SDM-VAE, one thread) from the store against the in-memory loop (--no-cache):
 runs of each alternate and each side's fastest epoch counts, since a shared machine's speed drifts by more than the
-difference measured (one-epoch runs in a row gave 0.76x to 1.02x for the same code). On the CPU or, with --device cuda, on a GPU (batches through pinned memory and the prefetch thread).
+difference measured (one-epoch runs in a row gave 0.76x to 1.02x for the same code). On the CPU or, with
+--device cuda, on a GPU (batches through pinned memory and the prefetch thread).
 
     python benchmarks/bench_scale.py [--copies 1 4 12] [--build-workers 1 2] [--device cuda] [--train-list L] [--json]
 """
