@@ -361,12 +361,14 @@ def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_
 @click.option("--workers", type=click.IntRange(0), default=0, help="Scoring processes (0: one per CPU).")
 @click.option("--refine-steps", type=click.IntRange(0), help="Ship it with this many code-refinement steps at "
               "encode time (VAE, SDM-VAE; weights unchanged).")
+@click.option("--refine-kl-weight", type=click.FloatRange(0, min_open=True), help="Weight of the KL in that "
+              "refinement (default 1, the ELBO; above 1 sparser codes, less fidelity).")
 def publish(checkpoint: Path, name: str, eval_sets, aliases, notes: str, workers: int,
-            refine_steps: int | None) -> None:
+            refine_steps: int | None, refine_kl_weight: float | None) -> None:
     """(Maintainers) Ship CHECKPOINT in pretrained/ with a model card and its test-split scores."""
     from .publish import publish as publish_model
 
-    results = publish_model(checkpoint, name, list(eval_sets), aliases, notes, workers, refine_steps)
+    results = publish_model(checkpoint, name, list(eval_sets), aliases, notes, workers, refine_steps, refine_kl_weight)
     for eval_set, summary in results.items():
         click.echo(f"{name} on {eval_set}: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.mean.items()))
 

@@ -112,17 +112,20 @@ Measured with `sdmresynth score --model {name}` on each set, {date.today().isofo
 
 
 def publish(checkpoint: Path, name: str, eval_sets: list[Path], aliases: tuple[str, ...] = (), notes: str = "",
-            workers: int = 0, refine_steps: int | None = None) -> dict[str, ModelSummary]:
+            workers: int = 0, refine_steps: int | None = None, refine_kl_weight: float | None = None,
+            ) -> dict[str, ModelSummary]:
     """Copy checkpoint to pretrained/NAME.pt, score it on each set (the first is the test split), write NAME.md
     and update index.json. refine_steps: ship it with that many code-refinement steps at encode time (the
-    weights are unchanged; the config saved in the checkpoint says so)."""
+    weights are unchanged; the config saved in the checkpoint says so), with the KL weighted by refine_kl_weight."""
     from .data import files_from
 
     target_dir = pretrained_dir()
     target = target_dir / f"{name}.pt"
     loaded = load_checkpoint(checkpoint)  # refuse a bad file before touching pretrained/
-    if refine_steps is not None:
-        config = dataclasses.replace(loaded.config, refine_steps=refine_steps)
+    if refine_steps is not None or refine_kl_weight is not None:
+        config = dataclasses.replace(loaded.config, refine_steps=loaded.config.refine_steps if refine_steps is None
+                                     else refine_steps, refine_kl_weight=loaded.config.refine_kl_weight
+                                     if refine_kl_weight is None else refine_kl_weight)
         metadata = loaded.metadata | {"refined_from": checkpoint.name}
         save_checkpoint(target, config, loaded.state_dict, metadata)
     elif checkpoint.resolve() != target.resolve():

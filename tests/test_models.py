@@ -106,6 +106,34 @@ def test_code_refinement_lowers_each_frames_negative_elbo_and_is_batch_independe
     assert all(p.grad is None for p in model.parameters())  # encoding leaves the model's gradients alone
 
 
+def test_a_heavier_kl_in_the_refinement_gives_sparser_codes():
+    """The SDM-VAE's KL at its optimal prior variances is a sparsity penalty: weighting it more in the refinement
+    (refine_kl_weight) moves each frame's code to a smaller KL and a higher Hoyer sparsity."""
+    import dataclasses
+
+    from sdmresynth.data import file_frames
+    from sdmresynth.metrics import hoyer
+    from sdmresynth.models.base import Posterior
+    from sdmresynth.stft import StftConfig
+
+    from .conftest import SPEECH
+
+    torch.manual_seed(0)
+    config = ModelConfig(latent_dim=8, atoms=32, hidden_dim=16, input_transform="log", refine_steps=30)
+    plain = build_model(config)
+    heavy = build_model(dataclasses.replace(config, refine_kl_weight=4.0))
+    heavy.load_state_dict(plain.state_dict())
+    power = torch.from_numpy(file_frames(SPEECH, StftConfig()))
+    log_var = plain.encode(power).log_var.detach()
+    codes = {name: model.codes(power) for name, model in (("plain", plain), ("heavy", heavy))}
+    with torch.no_grad():
+        kl = {name: plain.kl(Posterior(c, log_var), power).mean() for name, c in codes.items()}
+    assert kl["heavy"] < kl["plain"]
+    assert hoyer(codes["heavy"].numpy()).mean() > hoyer(codes["plain"].numpy()).mean()
+    with pytest.raises(ValueError, match="refine_kl_weight"):
+        ModelConfig(refine_kl_weight=0.0)
+
+
 def test_refinement_and_skips_are_refused_for_vsc():
     for setting in ({"refine_steps": 5}, {"linear_skip": True}):
         with pytest.raises(ValueError):

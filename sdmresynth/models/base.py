@@ -148,7 +148,7 @@ class SpectralVAE(nn.Module):
 
     def refine(self, power: torch.Tensor, posterior: Posterior) -> torch.Tensor:
         """The posterior mean after config.refine_steps Adam steps on each frame's negative ELBO with the mean
-        decoded (IS divergence + KL, the encoder's variances kept): a semi-amortised encoder that closes part of the
+        decoded (IS divergence + KL weighted by config.refine_kl_weight, the encoder's variances kept): a semi-amortised encoder that closes part of the
         gap between the encoder's guess and the best code for the frame. Frames are independent (the loss is a
         sum over frames and Adam acts per coordinate), so the result does not depend on the batch. (B, K)."""
         mu = posterior.mu.detach().clone().requires_grad_(True)
@@ -156,7 +156,8 @@ class SpectralVAE(nn.Module):
         with torch.enable_grad():  # written out: torch.optim's first step costs seconds of imports in a fresh process
             for step in range(1, self.config.refine_steps + 1):
                 refined = Posterior(mu, posterior.log_var.detach())
-                loss = (itakura_saito(power, self.decode(self.to_latent(mu))) + self.kl(refined, power)).sum()
+                fit = itakura_saito(power, self.decode(self.to_latent(mu)))
+                loss = (fit + self.config.refine_kl_weight * self.kl(refined, power)).sum()
                 (grad,) = torch.autograd.grad(loss, mu)  # the model's own gradients are left alone
                 with torch.no_grad():
                     first.lerp_(grad, 0.1)

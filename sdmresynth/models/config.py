@@ -35,6 +35,7 @@ class ModelConfig:
     # frame's negative ELBO (0: the encoder's output as is). Inference only: training never uses it.
     refine_steps: int = 0
     refine_lr: float = 0.02
+    refine_kl_weight: float = 1.0  # > 1 trades fidelity for sparsity (the SDM-VAE's KL is a sparsity penalty)
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -51,8 +52,8 @@ class ModelConfig:
             raise ValueError("the selector's start sharpness and anneal epochs must not be negative")
         if self.slab_warmup_end < self.slab_warmup_start:
             raise ValueError("slab_warmup_end must not be before slab_warmup_start")
-        if self.refine_steps < 0 or self.refine_lr <= 0:
-            raise ValueError("refine_steps must not be negative and refine_lr must be positive")
+        if self.refine_steps < 0 or self.refine_lr <= 0 or self.refine_kl_weight <= 0:
+            raise ValueError("refine_steps must not be negative, refine_lr and refine_kl_weight must be positive")
         if self.linear_skip and self.model_type == "vsc":
             raise ValueError("linear_skip is for the VAE and SDM-VAE")
         if self.refine_steps and self.model_type == "vsc":
