@@ -122,10 +122,10 @@ def publish(checkpoint: Path, name: str, eval_sets: list[Path], aliases: tuple[s
     target_dir = pretrained_dir()
     target = target_dir / f"{name}.pt"
     loaded = load_checkpoint(checkpoint)  # refuse a bad file before touching pretrained/
-    if refine_steps is not None or refine_kl_weight is not None:
-        config = dataclasses.replace(loaded.config, refine_steps=loaded.config.refine_steps if refine_steps is None
-                                     else refine_steps, refine_kl_weight=loaded.config.refine_kl_weight
-                                     if refine_kl_weight is None else refine_kl_weight)
+    refinement = {key: value for key, value in (("refine_steps", refine_steps), ("refine_kl_weight", refine_kl_weight))
+                  if value is not None}
+    if refinement:
+        config = dataclasses.replace(loaded.config, **refinement)
         metadata = loaded.metadata | {"refined_from": checkpoint.name}
         save_checkpoint(target, config, loaded.state_dict, metadata)
     elif checkpoint.resolve() != target.resolve():

@@ -71,10 +71,10 @@ def settings_differing(checkpoint: Checkpoint, model_config: ModelConfig, config
     return [f"{k} {saved.get(k)} -> {v}" for k, v in wanted.items() if k != "max_epochs" and saved.get(k) != v]
 
 
-def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume: bool) -> int:
+def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume: bool) -> Checkpoint | None:
     """Everything that can be checked before any audio is read: that `out` can be written (its folder is
-    created), and for --resume that the saved state exists and was made with the same settings. Returns the last
-    finished epoch of the saved run (0 when not resuming)."""
+    created), and for --resume that the saved state exists and was made with the same settings. Returns the saved
+    state (None when not resuming)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -85,7 +85,7 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
     if not resume:
         if out.exists():
             raise UserError(f"{out}: already exists (choose another --out, or --resume a run)")
-        return 0
+        return None
     if not saved_state.is_file():
         raise UserError(f"{saved_state}: no training state to resume from (start without --resume)")
     saved = load_checkpoint(saved_state, kind="training-state")
@@ -93,7 +93,7 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
     if differing:
         raise UserError(f"{saved_state}: was made with other settings ({'; '.join(differing)}); "
                         "resume with the same options")
-    return int(saved.extra["state"]["epoch"])
+    return saved
 
 
 def _adam(model: SpectralVAE, lr: float) -> torch.optim.Adam:
@@ -162,8 +162,7 @@ def train_model(
     best_weights: dict[str, torch.Tensor] = {}
     saved_state = state_path(out)
     if resume:
-        check_run(out, model_config, config, resume)
-        checkpoint = load_checkpoint(saved_state, kind="training-state")
+        checkpoint = check_run(out, model_config, config, resume)
         model.load_state_dict(checkpoint.state_dict)
         optimizer.load_state_dict(checkpoint.extra["optimizer"])
         best_weights = checkpoint.extra["best_weights"]

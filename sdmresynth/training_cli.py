@@ -90,7 +90,7 @@ def run_training(
     if threads > 0:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    saved_epoch = check_run(out, model_config, train_config, resume)  # before reading audio: minutes on a corpus
+    saved = check_run(out, model_config, train_config, resume)  # before reading audio: minutes on a corpus
     stft_config = StftConfig()
     train_files, val_files, notices = files
     for notice in notices:
@@ -118,7 +118,7 @@ def run_training(
         "stft": {"sample_rate": stft_config.sample_rate, "n_fft": stft_config.n_fft, "hop": stft_config.hop},
     }
 
-    saved_epochs = [saved_epoch]
+    saved_epochs = [saved.extra["state"]["epoch"] if saved else 0]
 
     def on_epoch(report: EpochReport) -> None:
         saved_epochs.append(report.epoch)

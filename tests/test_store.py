@@ -91,15 +91,20 @@ def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_
     np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
 
 
-def test_training_from_the_store_equals_training_from_memory(tmp_path, clips):
+def _trained_from_memory_and_from_the_store(tmp_path, clips, device: str) -> tuple[dict, dict]:
+    """The weights of two short runs on `device`, one from frames in memory, one from the frame store."""
     config, protocol = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log",
                                    standardise_input=True), TrainConfig(max_epochs=2, lr=1e-3)
     memory = load_frames(clips[:4], StftConfig()), load_frames(clips[4:], StftConfig())
     stored = (load_frames(clips[:4], StftConfig(), tmp_path / "cache"),
               load_frames(clips[4:], StftConfig(), tmp_path / "cache"))
     for name, sets in (("memory", memory), ("store", stored)):
-        train_model(config, protocol, sets[0].frames, sets[1].frames, tmp_path / f"{name}.pt", torch.device("cpu"))
-    a, b = load_checkpoint(tmp_path / "memory.pt").state_dict, load_checkpoint(tmp_path / "store.pt").state_dict
+        train_model(config, protocol, sets[0].frames, sets[1].frames, tmp_path / f"{name}.pt", torch.device(device))
+    return load_checkpoint(tmp_path / "memory.pt").state_dict, load_checkpoint(tmp_path / "store.pt").state_dict
+
+
+def test_training_from_the_store_equals_training_from_memory(tmp_path, clips):
+    a, b = _trained_from_memory_and_from_the_store(tmp_path, clips, "cpu")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
@@ -146,13 +151,6 @@ def test_batches_reach_the_gpu_pinned_and_in_order(tmp_path, clips):
 
 @needs_cuda
 def test_training_on_the_gpu_from_the_store_equals_training_from_memory(tmp_path, clips):
-    config, protocol = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log",
-                                   standardise_input=True), TrainConfig(max_epochs=2, lr=1e-3)
-    memory = load_frames(clips[:4], StftConfig()), load_frames(clips[4:], StftConfig())
-    stored = (load_frames(clips[:4], StftConfig(), tmp_path / "cache"),
-              load_frames(clips[4:], StftConfig(), tmp_path / "cache"))
-    for name, sets in (("memory", memory), ("store", stored)):
-        train_model(config, protocol, sets[0].frames, sets[1].frames, tmp_path / f"{name}.pt", torch.device("cuda"))
-    a, b = load_checkpoint(tmp_path / "memory.pt").state_dict, load_checkpoint(tmp_path / "store.pt").state_dict
+    a, b = _trained_from_memory_and_from_the_store(tmp_path, clips, "cuda")
     for key in a:
         torch.testing.assert_close(a[key], b[key])
