@@ -13,7 +13,8 @@
 #   pretrained/train_zoo.sh NAME [NAME ...]     # e.g. pretrained/train_zoo.sh vae-l64 sdm-vae-identity-l64
 #
 # Checkpoints go to $RUNS/NAME.pt (default runs/; resumable: rerunning a name continues an interrupted run), logs to
-# $RUNS/NAME.log. Point RUNS outside the clone to keep unfinished runs when the clone is replaced.
+# $RUNS/NAME.log. Point RUNS outside the clone to keep unfinished runs when the clone is replaced. SEED=N (default 0)
+# trains another seed of the same recipe (use another RUNS folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLITS=${SPLITS:-../shared/data/splits}
@@ -46,5 +47,5 @@ for name in "$@"; do
   [ -f "$RUNS/$name.pt" ] && { echo "$RUNS/$name.pt exists, skipping"; continue; }
   # shellcheck disable=SC2086
   sdmresynth train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" --out "$RUNS/$name.pt" \
-    $RECIPE --threads 1 --seed 0 $opts $resume >> "$RUNS/$name.log" 2>&1
+    $RECIPE --threads 1 --seed "${SEED:-0}" $opts $resume >> "$RUNS/$name.log" 2>&1
 done
