@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -22,14 +22,16 @@ from .audio import Audio, peak_level, read_audio, resample, write_audio
 from .checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
 from .codes import keep_top, mute_atoms
 from .device import resolve_device
+from .enhance import EnhanceConfig, enhance_spectrogram
 from .metrics import hoyer
 from .models import SpectralVAE
 from .pretrained import resolve_model
 from .phase import GRIFFIN_LIM_ITERATIONS, griffin_lim
 from .stft import OverlapAdd, StftConfig, frame_count, power_spectrogram, stft, with_phase_of
 
-__all__ = ["Encoding", "LoadedModel", "decode", "decode_codes", "encode", "keep_top", "load_model", "mute_atoms",
-           "read_audio", "resynthesise", "resynthesise_file", "resynthesise_with_codes", "write_audio"]
+__all__ = ["EnhanceConfig", "Encoding", "LoadedModel", "decode", "decode_codes", "encode", "enhance", "enhance_file",
+           "keep_top", "load_model", "mute_atoms", "read_audio", "resynthesise", "resynthesise_file",
+           "resynthesise_with_codes", "write_audio"]
 
 STFT = StftConfig()
 BLOCK_FRAMES = 2048  # about 33 s of audio per block: memory stays bounded however long the file
@@ -153,31 +155,74 @@ def resynthesise_with_codes(loaded: LoadedModel, samples: np.ndarray,
 
 def _resynthesise(loaded: LoadedModel, samples: np.ndarray, block_frames: int,
                   codes: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
-    out = np.empty(len(samples), dtype=np.result_type(samples.dtype, np.float32))
-    ola = OverlapAdd(len(samples), STFT)
-    filled = 0
-    with torch.no_grad():
-        for spec, power in _blocks(samples, block_frames):
+    def block(spec: np.ndarray, power: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
             code = loaded.model.codes(_to_tensor(loaded, power))
             z = loaded.model.to_latent(code)
             if codes is not None:
                 codes.append((code.cpu().numpy(), z.cpu().numpy()))
-            chunk = ola.push(with_phase_of(_magnitude(loaded, z), spec))
-            out[filled : filled + len(chunk)] = chunk
-            filled += len(chunk)
+            return with_phase_of(_magnitude(loaded, z), spec)
+
+    return _block_by_block(samples, block_frames, block)
+
+
+def _block_by_block(samples: np.ndarray, block_frames: int, spectrum: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                    ) -> np.ndarray:
+    """iSTFT of spectrum(spec, power) for each block of the peak-normalised STFT, at the input's level and length;
+    float32 for float32 input, float64 otherwise. Memory stays bounded however long the signal."""
+    out = np.empty(len(samples), dtype=np.result_type(samples.dtype, np.float32))
+    ola = OverlapAdd(len(samples), STFT)
+    filled = 0
+    for spec, power in _blocks(samples, block_frames):
+        chunk = ola.push(spectrum(spec, power))
+        out[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
     out[filled:] = ola.finish()
     out *= peak_level(samples)
     return out
 
 
+def enhance(loaded: LoadedModel, samples: np.ndarray, config: EnhanceConfig = EnhanceConfig(),
+            block_frames: int = BLOCK_FRAMES, on_block: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The speech in a noisy 16 kHz signal (n,): the posterior mean under the model's speech prior and a noise NMF
+    learned on the recording (sdmresynth.enhance), with the noisy phase. Each block of block_frames frames (about
+    33 s) gets its own noise model. on_block(done, total) reports progress. Same length and level as the input."""
+    total = -(-frame_count(len(samples), STFT) // block_frames)
+    done = 0
+
+    def block(spec: np.ndarray, power: np.ndarray) -> np.ndarray:
+        nonlocal done
+        speech = enhance_spectrogram(loaded.model, spec, config).speech
+        done += 1
+        if on_block:
+            on_block(done, total)
+        return speech
+
+    return _block_by_block(samples, block_frames, block)
+
+
 def resynthesise_file(loaded: LoadedModel, source: Path, target: Path, keep_rate: bool = False) -> Audio:
     """Resynthesise an audio file into a 16-bit WAV (16 kHz, or the input's rate with keep_rate)."""
     audio = read_audio(source)
-    out = resynthesise(loaded, audio.samples)
+    _write_output(audio, resynthesise(loaded, audio.samples), target, keep_rate)
+    return audio
+
+
+def enhance_file(loaded: LoadedModel, source: Path, target: Path, config: EnhanceConfig = EnhanceConfig(),
+                 keep_rate: bool = False, on_block: Callable[[int, int], None] | None = None) -> Audio:
+    """Enhance an audio file into target (format from its suffix; 16 kHz, or the input's rate with keep_rate)."""
+    audio = read_audio(source)
+    if not np.any(audio.samples):
+        audio.notices.append(f"{source}: digital silence, written as silence")
+    _write_output(audio, enhance(loaded, audio.samples, config, on_block=on_block), target, keep_rate)
+    return audio
+
+
+def _write_output(audio: Audio, out: np.ndarray, target: Path, keep_rate: bool) -> None:
+    """Write a 16 kHz result for audio (at its source rate and length with keep_rate); note clipping."""
     rate = audio.sample_rate
     if keep_rate and audio.source_rate != rate:
         out, rate = resample(out, rate, audio.source_rate)[: audio.source_length], audio.source_rate
     clipped = write_audio(target, out, rate)
     if clipped:
         audio.notices.append(f"{target}: {clipped} samples clipped to full scale")
-    return audio

@@ -183,8 +183,16 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
     missing) receives SOURCE's name with .wav. Several inputs or a folder input need a folder TARGET, and the
     folder structure below each input folder is kept.
     """
-    from .api import load_model
     from .encoding_cli import resynthesise_job
+
+    _audio_to_audio(resynthesise_job, paths, model_name, device, workers, overwrite, keep_rate=keep_rate)
+
+
+def _audio_to_audio(job, paths: tuple[str, ...], model_name: str, device: str, workers: int, overwrite: bool,
+                    single_progress: str = "", **options) -> None:
+    """SOURCE... TARGET commands (resynth, enhance): one file, or a batch over files and folders. single_progress
+    names the steps of a progress bar shown for one file (the job then takes on_block(done, total))."""
+    from .api import load_model
     from .targets import batch_folder, check_audio_target, single_output
 
     if len(paths) < 2:
@@ -193,8 +201,7 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
     if _is_batch(sources):
         from .batch_cli import run_batch
 
-        run_batch(resynthesise_job, list(sources), batch_folder(target), ".wav", model_name, device, workers,
-                  keep_rate=keep_rate)
+        run_batch(job, list(sources), batch_folder(target), ".wav", model_name, device, workers, **options)
         return
     source = sources[0]
     check_audio_target(target)
@@ -202,9 +209,49 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
     if output.exists() and source.exists() and output.resolve() == source.resolve() and not overwrite:
         raise UserError(f"{output}: is the input file; pass --overwrite to replace it")
     loaded = load_model(model_name, device)
-    notices, summary = resynthesise_job(loaded, source, output, keep_rate)
+    if single_progress:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn(single_progress), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(single_progress, total=None)
+            notices, summary = job(loaded, source, output, **options,
+                                   on_block=lambda done, total: progress.update(task, completed=done, total=total))
+    else:
+        notices, summary = job(loaded, source, output, **options)
     _print_notices(notices)
     click.echo(f"wrote {output} ({summary['seconds']:.2f} s, model {loaded.name})", err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@MODEL
+@click.option("--noise-rank", type=click.IntRange(1), default=8, show_default=True,
+              help="Atoms R of the noise model (an NMF learned on each recording).")
+@click.option("--iterations", type=click.IntRange(1), default=20, show_default=True, help="EM iterations.")
+@click.option("--code-steps", type=click.IntRange(0), default=5, show_default=True,
+              help="Adam steps (lr 0.02) on the codes in each iteration.")
+@DEVICE
+@WORKERS
+@click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
+@click.option("--overwrite", is_flag=True, help="Allow TARGET to be SOURCE.")
+def enhance(paths: tuple[str, ...], model_name: str, noise_rank: int, iterations: int, code_steps: int, device: str,
+            workers: int, keep_rate: bool, overwrite: bool) -> None:
+    """Remove background noise from SOURCE... into TARGET, with no noise seen in training.
+
+    The model's decoder is the speech prior; the noise is a rank-R NMF learned on each recording (each 33 s block
+    of a longer one); a variational EM separates them (20 NMF updates on the mixture first, then ITERATIONS of a
+    Wiener E-step and an M-step over codes, per-frame gains and the NMF), and the output is the posterior mean of
+    the speech with the noisy phase. VAE and SDM-VAE models work (not VSC). Outputs are named as with resynth.
+    """
+    from .api import EnhanceConfig, load_model
+    from .enhancing_cli import check_speech_prior, enhance_job
+
+    config = EnhanceConfig(noise_rank=noise_rank, iterations=iterations, code_steps=code_steps)
+    check_speech_prior(load_model(model_name, "cpu"))
+    _audio_to_audio(enhance_job, paths, model_name, device, workers, overwrite, single_progress="blocks of 33 s",
+                    config=config, keep_rate=keep_rate)
 
 
 @main.command()

@@ -7,6 +7,7 @@ from typing import Iterable, NamedTuple
 import torch
 from torch import nn
 
+from ..adam import adam_descent
 from ..losses import POWER_FLOOR, itakura_saito
 from .config import ModelConfig
 
@@ -151,20 +152,13 @@ class SpectralVAE(nn.Module):
         decoded (IS divergence + KL weighted by config.refine_kl_weight, the encoder's variances kept): a semi-amortised encoder that closes part of the
         gap between the encoder's guess and the best code for the frame. Frames are independent (the loss is a
         sum over frames and Adam acts per coordinate), so the result does not depend on the batch. (B, K)."""
-        mu = posterior.mu.detach().clone().requires_grad_(True)
-        first, second = torch.zeros_like(mu), torch.zeros_like(mu)  # Adam's moments (betas 0.9, 0.999, eps 1e-8),
-        with torch.enable_grad():  # written out: torch.optim's first step costs seconds of imports in a fresh process
-            for step in range(1, self.config.refine_steps + 1):
-                refined = Posterior(mu, posterior.log_var.detach())
-                fit = itakura_saito(power, self.decode(self.to_latent(mu)))
-                loss = (fit + self.config.refine_kl_weight * self.kl(refined, power)).sum()
-                (grad,) = torch.autograd.grad(loss, mu)  # the model's own gradients are left alone
-                with torch.no_grad():
-                    first.lerp_(grad, 0.1)
-                    second.mul_(0.999).addcmul_(grad, grad, value=0.001)
-                    denominator = (second.sqrt() / (1 - 0.999**step) ** 0.5).add_(1e-8)
-                    mu.addcdiv_(first, denominator, value=-self.config.refine_lr / (1 - 0.9**step))
-        return mu.detach()
+        log_var = posterior.log_var.detach()
+
+        def negative_elbo(mu: torch.Tensor) -> torch.Tensor:
+            fit = itakura_saito(power, self.decode(self.to_latent(mu)))
+            return (fit + self.config.refine_kl_weight * self.kl(Posterior(mu, log_var), power)).sum()
+
+        return adam_descent(posterior.mu, negative_elbo, self.config.refine_steps, self.config.refine_lr)
 
     def reconstruct(self, power: torch.Tensor) -> torch.Tensor:
         """Variances sigma^2 (B, F) decoded from the posterior mean: the resynthesis path."""

@@ -1,0 +1,23 @@
+"""`sdmresynth enhance` on files: the per-file job and the check that the model can serve as a speech prior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .api import EnhanceConfig, LoadedModel, enhance_file
+from .errors import UserError
+
+
+def check_speech_prior(loaded: LoadedModel) -> None:
+    """Refuse, before any work, a model that enhance cannot use (VSC's code is gated, not Gaussian)."""
+    if loaded.model.config.model_type == "vsc":
+        raise UserError(f"model {loaded.name}: enhance needs a VAE or SDM-VAE speech prior, not VSC")
+
+
+def enhance_job(loaded: LoadedModel, source: Path, target: Path, config: EnhanceConfig = EnhanceConfig(),
+                keep_rate: bool = False, on_block: Callable[[int, int], None] | None = None
+                ) -> tuple[list[str], dict[str, Any]]:
+    """Enhance source into target; return notices and a summary."""
+    audio = enhance_file(loaded, source, target, config, keep_rate, on_block)
+    return audio.notices, {"file": str(source), "output": str(target), "seconds": len(audio.samples) / audio.sample_rate}
