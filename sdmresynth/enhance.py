@@ -94,11 +94,12 @@ class _SpeechPrior:
 
 
 def _noise_start(power: torch.Tensor, config: EnhanceConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """W (F, R), H (R, T) of a seeded random start fitted to the whole mixture."""
+    """W (F, R), H (R, T) of a seeded random start (drawn on the CPU: the same on every device) fitted to the whole
+    mixture, on power's device."""
     frames, bins = power.shape
     generator = torch.Generator().manual_seed(config.seed)
-    w = torch.rand(bins, config.noise_rank, generator=generator, dtype=torch.float64) + 0.1
-    h = torch.rand(config.noise_rank, frames, generator=generator, dtype=torch.float64) + 0.1
+    w = (torch.rand(bins, config.noise_rank, generator=generator, dtype=torch.float64) + 0.1).to(power.device)
+    h = (torch.rand(config.noise_rank, frames, generator=generator, dtype=torch.float64) + 0.1).to(power.device)
     scale = (power.mean() / (w @ h).mean()).sqrt()
     w, h = w * scale, h * scale
     for _ in range(config.noise_init_updates):

@@ -20,4 +20,5 @@ def enhance_job(loaded: LoadedModel, source: Path, target: Path, config: Enhance
                 ) -> tuple[list[str], dict[str, Any]]:
     """Enhance source into target; return notices and a summary."""
     audio = enhance_file(loaded, source, target, config, keep_rate, on_block)
-    return audio.notices, {"file": str(source), "output": str(target), "seconds": len(audio.samples) / audio.sample_rate}
+    seconds = len(audio.samples) / audio.sample_rate
+    return audio.notices, {"file": str(source), "output": str(target), "seconds": seconds}
