@@ -55,10 +55,13 @@ def fit_pca(power: np.ndarray, latent_dim: int, chunk: int = 65536) -> PCACode:
     return PCACode(mean, std, vectors[:, order])
 
 
-def _is_update(v: torch.Tensor, w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """One multiplicative update of H (K, N) for V (F, N) ~ W H under the IS divergence."""
+def is_nmf_update(v: torch.Tensor, w: torch.Tensor, h: torch.Tensor, exponent: float = 1.0) -> torch.Tensor:
+    """One multiplicative update of H (K, N) for V (F, N) ~ W H under the IS divergence; W's update is this one on
+    the transposes. Exponent 1 is the usual rule; 1/2 never increases the divergence (Fevotte and Idier 2011)."""
     approx = w @ h
-    return h * (w.T @ (v / approx.pow(2))) / (w.T @ (1.0 / approx))
+    if exponent == 1.0:
+        return h * (w.T @ (v / approx.pow(2))) / (w.T @ (1.0 / approx))
+    return h * ((w.T @ (v / approx.pow(2))) / (w.T @ (1.0 / approx))).pow(exponent)
 
 
 @dataclass
@@ -76,7 +79,7 @@ class ISNMFCode:
         h = torch.rand(w.shape[1], v.shape[1], dtype=torch.float64, generator=generator) + 0.5
         h *= v.mean(0, keepdim=True) / (w @ h).mean(0, keepdim=True)  # start at the frames' level
         for _ in range(self.iterations):
-            h = _is_update(v, w, h)
+            h = is_nmf_update(v, w, h)
         return h.T.numpy()
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
@@ -101,9 +104,8 @@ def fit_is_nmf(power: np.ndarray, atoms: int, iterations: int = 200, seed: int =
     w *= scale.sqrt()
     h *= scale.sqrt()
     for iteration in range(iterations):
-        h = _is_update(v, w, h)
-        approx = w @ h
-        w = w * ((v / approx.pow(2)) @ h.T) / ((1.0 / approx) @ h.T)
+        h = is_nmf_update(v, w, h)
+        w = is_nmf_update(v.T, h.T, w.T).T
         norms = w.sum(0, keepdim=True)
         w, h = w / norms, h * norms.T  # unit L1 atoms: the product is unchanged
         if on_iteration:

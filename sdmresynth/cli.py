@@ -246,10 +246,12 @@ def enhance(paths: tuple[str, ...], model_name: str, noise_rank: int, iterations
     the speech with the noisy phase. VAE and SDM-VAE models work (not VSC). Outputs are named as with resynth.
     """
     from .api import EnhanceConfig, load_model
-    from .enhancing_cli import check_speech_prior, enhance_job
+    from .enhance import check_speech_prior
+    from .enhancing_cli import enhance_job
 
     config = EnhanceConfig(noise_rank=noise_rank, iterations=iterations, code_steps=code_steps)
-    check_speech_prior(load_model(model_name, "cpu"))
+    loaded = load_model(model_name, "cpu")
+    check_speech_prior(loaded.model, f"model {loaded.name}")  # before any work or output
     _audio_to_audio(enhance_job, paths, model_name, device, workers, overwrite, single_progress="blocks of 33 s",
                     config=config, keep_rate=keep_rate)
 

@@ -19,12 +19,11 @@ noise model the first claim and stop early.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import torch
 
 from .adam import adam_descent
+from .baselines import is_nmf_update
 from .errors import UserError
 from .losses import POWER_FLOOR
 from .models import SpectralVAE
@@ -68,11 +67,8 @@ def _is_terms(power: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
 
 def nmf_step(power: torch.Tensor, w: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One IS-NMF update of H (R, T) then W (F, R) for power (F, T) ~ W H, exponent 1/2 (monotone)."""
-    v = w @ h
-    h = h * ((w.T @ (power / v.pow(2))) / (w.T @ (1.0 / v))).sqrt()
-    v = w @ h
-    w = w * (((power / v.pow(2)) @ h.T) / ((1.0 / v) @ h.T)).sqrt()
-    return w, h
+    h = is_nmf_update(power, w, h, 0.5)
+    return is_nmf_update(power.T, h.T, w.T, 0.5).T, h
 
 
 class _SpeechPrior:
@@ -107,11 +103,15 @@ def _noise_start(power: torch.Tensor, config: EnhanceConfig) -> tuple[torch.Tens
     return w, h
 
 
-def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceConfig = EnhanceConfig(),
-                        on_iteration: Callable[[int], None] | None = None) -> Enhanced:
-    """Enhance a noisy STFT (T, F) of a peak-normalised signal with model's speech prior (VAE or SDM-VAE)."""
+def check_speech_prior(model: SpectralVAE, name: str = "this model") -> None:
+    """Refuse a model that cannot serve as the speech prior (VSC's code is gated, not Gaussian)."""
     if model.config.model_type == "vsc":
-        raise UserError("enhance needs a VAE or SDM-VAE speech prior (a VSC code is gated)")
+        raise UserError(f"{name}: enhance needs a VAE or SDM-VAE speech prior, not VSC")
+
+
+def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceConfig = EnhanceConfig()) -> Enhanced:
+    """Enhance a noisy STFT (T, F) of a peak-normalised signal with model's speech prior (VAE or SDM-VAE)."""
+    check_speech_prior(model)
     device = next(model.parameters()).device
     x = torch.from_numpy(np.ascontiguousarray(noisy)).to(device)
     power = (x.real.pow(2) + x.imag.pow(2)).double() + POWER_FLOOR  # (T, F)
@@ -125,7 +125,7 @@ def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceCo
     with torch.no_grad():
         shape = prior.shape(code)
     history = []
-    for iteration in range(config.iterations):
+    for _ in range(config.iterations):
         speech, noise = gain * shape, (w @ h).T
         wiener = speech / (speech + noise)
         posterior_var = speech * noise / (speech + noise)
@@ -136,8 +136,6 @@ def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceCo
         w, h = nmf_step(noise_power.T, w, h)
         with torch.no_grad():
             history.append(float((_is_terms(power, gain * shape + (w @ h).T) + prior.kl(code)).sum()))
-        if on_iteration:
-            on_iteration(iteration)
     speech, noise = gain * shape, (w @ h).T
     estimate = (speech / (speech + noise)) * x.to(torch.complex128)
     return Enhanced(estimate.cpu().numpy(), speech.cpu().numpy(), noise.cpu().numpy(), history)

@@ -1,4 +1,4 @@
-"""`sdmresynth enhance` on files: the per-file job and the check that the model can serve as a speech prior."""
+"""`sdmresynth enhance` on files: the per-file job."""
 
 from __future__ import annotations
 
@@ -6,13 +6,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .api import EnhanceConfig, LoadedModel, enhance_file
-from .errors import UserError
-
-
-def check_speech_prior(loaded: LoadedModel) -> None:
-    """Refuse, before any work, a model that enhance cannot use (VSC's code is gated, not Gaussian)."""
-    if loaded.model.config.model_type == "vsc":
-        raise UserError(f"model {loaded.name}: enhance needs a VAE or SDM-VAE speech prior, not VSC")
 
 
 def enhance_job(loaded: LoadedModel, source: Path, target: Path, config: EnhanceConfig = EnhanceConfig(),
