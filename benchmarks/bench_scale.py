@@ -113,6 +113,31 @@ def build_store(listing: Path, cache: Path, workers: int) -> float:
     return float(done.stdout.split()[1])
 
 
+def build_times(listing: Path, folder: Path, count: int, workers: list[int]) -> dict:
+    """Seconds to build the store of `listing` with each number of workers (and the 1-to-2 speed-up)."""
+    builds = {n: build_store(listing, folder / f"cache-{count}x-{n}w", n) for n in workers}
+    row = {f"build_{n}_workers_s": round(t, 1) for n, t in builds.items()}
+    if {1, 2} <= builds.keys():
+        row["build_speed_up"] = round(builds[1] / builds[2], 2)
+    return row
+
+
+def training(listing: Path, val: Path, cache: Path, out: Path, args: argparse.Namespace, compare: bool) -> dict:
+    """An epoch from the store (peak memory, frames per second); with `compare`, alternating runs from the store
+    and from memory, each side's fastest epoch counting."""
+    row = {}
+    if compare:
+        runs = [train_epoch(listing, val, source, out, args.device, args.epochs)
+                for _ in range(args.rounds) for source in (cache, None)]
+        store, memory = (_best(runs[0::2]), _best(runs[1::2]))
+        row |= {"memory_peak_mb": memory["peak_mb"], "memory_frames_per_s": memory["frames_per_s"],
+                "store_vs_memory": round(store["frames_per_s"] / memory["frames_per_s"], 2)}
+    else:
+        store = train_epoch(listing, val, cache, out, args.device)
+    return row | {"frames": store["frames"], "hours": round(store["frames"] * 256 / 16000 / 3600, 2),
+                  "store_peak_mb": store["peak_mb"], "store_frames_per_s": store["frames_per_s"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 4, 12])
@@ -121,6 +146,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating store and memory runs of that comparison")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the training epochs run")
     parser.add_argument("--train-list", type=Path, default=TRAIN_LIST, help="the files a corpus copy lists")
+    parser.add_argument("--build-only", action="store_true", help="time the store builds alone (no training)")
     parser.add_argument("--quick", action="store_true", help="a few clips, for CI: numbers are not meaningful")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -134,28 +160,16 @@ def main() -> None:
         val = corpus(folder / "val", files[:2], 1)
         for count in copies:
             listing = corpus(folder, files, count)
-            builds = {workers: build_store(listing, folder / f"cache-{count}x-{workers}w", workers)
-                      for workers in args.build_workers}
-            cache = folder / f"cache-{count}x-{args.build_workers[-1]}w"
-            row = {"corpus": f"{count}x", **{f"build_{w}_workers_s": round(t, 1) for w, t in builds.items()}}
-            if {1, 2} <= builds.keys():
-                row["build_speed_up"] = round(builds[1] / builds[2], 2)
-            if count == copies[0]:  # store against memory: alternating runs, each side's fastest epoch counts
-                runs = [train_epoch(listing, val, source, folder / "m.pt", args.device, args.epochs)
-                        for _ in range(args.rounds) for source in (cache, None)]
-                store, memory = (_best(runs[0::2]), _best(runs[1::2]))
-                row |= {"memory_peak_mb": memory["peak_mb"], "memory_frames_per_s": memory["frames_per_s"],
-                        "store_vs_memory": round(store["frames_per_s"] / memory["frames_per_s"], 2)}
-            else:
-                store = train_epoch(listing, val, cache, folder / "m.pt", args.device)
-            row |= {"frames": store["frames"], "hours": round(store["frames"] * 256 / 16000 / 3600, 2),
-                    "store_peak_mb": store["peak_mb"], "store_frames_per_s": store["frames_per_s"]}
+            row = {"corpus": f"{count}x", **build_times(listing, folder, count, args.build_workers)}
+            if not args.build_only:
+                cache = folder / f"cache-{count}x-{args.build_workers[-1]}w"
+                row |= training(listing, val, cache, folder / "m.pt", args, compare=count == copies[0])
             rows.append(row)
             for cache in folder.glob(f"cache-{count}x-*"):
                 subprocess.run(["rm", "-rf", str(cache)], check=True)
-    base = rows[0]["store_peak_mb"]
-    extra = {"peak_above_smallest_mb": {r["corpus"]: r["store_peak_mb"] - base for r in rows},
-             "targets": "peak <= 1500 MB and <= smallest + 300 MB; store >= 0.9x memory; build speed-up >= 1.7"}
+    extra = {} if args.build_only else {
+        "peak_above_smallest_mb": {r["corpus"]: r["store_peak_mb"] - rows[0]["store_peak_mb"] for r in rows}}
+    extra["targets"] = "peak <= 1500 MB and <= smallest + 300 MB; store >= 0.9x memory; build speed-up >= 1.7"
     if args.json:
         print(json.dumps({"benchmark": "bench_scale", "machine": machine(), "device": args.device, "rows": rows, **extra}))
         return

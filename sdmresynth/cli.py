@@ -72,6 +72,10 @@ def main() -> None:
               help="Adam's learning rate.  [default: 1e-3; 1e-4 with --paper-protocol]")
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--patience", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--lr-decays", type=click.IntRange(0), default=0, show_default=True,
+              help="When --patience epochs bring no better validation loss, go back to the best weights and go on "
+              "at a tenth of the learning rate (a fresh Adam), this many times before stopping. Raising it on "
+              "--resume continues a stopped run.")
 @click.option("--max-epochs", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--grad-clip", type=click.FloatRange(min=0),

@@ -20,6 +20,7 @@ from .errors import UserError
 from .models import ModelConfig, Noise, SpectralVAE, build_model
 
 VAL_BATCH = 8192
+LR_DECAY = 0.1  # the learning rate's factor at each of --lr-decays
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class TrainConfig:
     max_epochs: int = 500
     seed: int = 0
     grad_clip: float = 0.0  # max global gradient L2 norm; 0: no clipping (the paper's protocol)
+    lr_decays: int = 0  # times a plateau restarts from the best weights at LR_DECAY times the learning rate
 
 
 @dataclass
@@ -52,6 +54,7 @@ class TrainState:
     best_val_loss: float = float("inf")
     best_epoch: int = 0
     bad_epochs: int = 0
+    lr_decays_done: int = 0
     seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: str = ""
@@ -62,13 +65,17 @@ def state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".state.pt")
 
 
+RESUMABLE_CHANGES = {"max_epochs", "lr_decays"}
+
+
 def settings_differing(checkpoint: Checkpoint, model_config: ModelConfig, config: TrainConfig) -> list[str]:
-    """The settings a saved run was made with that differ from these (only max_epochs may change on resume)."""
+    """The settings a saved run was made with that differ from these. Only the stopping settings max_epochs and
+    lr_decays may change on resume: a run continued with more of either goes on exactly as a fresh run with them."""
     saved_model = checkpoint.config.to_dict()
     saved_train = asdict(TrainConfig()) | checkpoint.extra.get("train_config", {})  # later settings: defaults
     wanted = model_config.to_dict() | asdict(config)
     saved = saved_model | saved_train
-    return [f"{k} {saved.get(k)} -> {v}" for k, v in wanted.items() if k != "max_epochs" and saved.get(k) != v]
+    return [f"{k} {saved.get(k)} -> {v}" for k, v in wanted.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
 
 
 def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume: bool) -> Checkpoint | None:
@@ -102,6 +109,13 @@ def _adam(model: SpectralVAE, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def _decay(model: SpectralVAE, best_weights: dict[str, torch.Tensor], optimizer: torch.optim.Adam) -> torch.optim.Adam:
+    """A plateau's learning-rate step: back to the best weights, a fresh Adam at LR_DECAY times the rate."""
+    if best_weights:
+        model.load_state_dict(best_weights)
+    return _adam(model, optimizer.param_groups[0]["lr"] * LR_DECAY)
 
 
 def _snapshot(model: SpectralVAE) -> dict[str, torch.Tensor]:
@@ -179,7 +193,13 @@ def train_model(
     steps = -(-usable // config.batch_size)
     network = DistributedDataParallel(model) if shard.world > 1 else model
     model.train()
-    while state.epoch < config.max_epochs and state.bad_epochs < config.patience:
+    while state.epoch < config.max_epochs:
+        if state.bad_epochs >= config.patience:
+            if state.lr_decays_done >= config.lr_decays:
+                break
+            optimizer = _decay(model, best_weights, optimizer)
+            state.lr_decays_done += 1
+            state.bad_epochs = 0
         started = time.perf_counter()
         model.start_epoch(state.epoch)
         order = torch.randperm(len(train_frames), generator=shuffle)[:usable].numpy()
@@ -210,7 +230,8 @@ def train_model(
         seconds = time.perf_counter() - started
         state.seconds += seconds
         train_loss = total / usable
-        state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
+        state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds,
+                              "lr": optimizer.param_groups[0]["lr"]})
         extra = {
             "train_config": asdict(config),
             "optimizer": optimizer.state_dict(),
@@ -233,6 +254,7 @@ def train_model(
         epochs_run=state.epoch,
         best_epoch=state.best_epoch,
         best_val_loss=state.best_val_loss,
+        lr_decays_done=state.lr_decays_done,
         stopped_by=state.stopped,
         train_seconds=round(state.seconds, 1),
         machine=f"{platform.machine()}, {device.type}, {torch.get_num_threads()} thread(s)"

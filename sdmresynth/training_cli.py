@@ -46,7 +46,8 @@ def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
     except ValueError as error:
         raise UserError(str(error)) from None
     train_config = TrainConfig(lr=options["lr"], batch_size=options["batch_size"], patience=options["patience"],
-                               max_epochs=options["max_epochs"], seed=options["seed"], grad_clip=options["grad_clip"])
+                               max_epochs=options["max_epochs"], seed=options["seed"], grad_clip=options["grad_clip"],
+                               lr_decays=options["lr_decays"])
     return model_config, train_config
 
 

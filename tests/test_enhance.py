@@ -116,3 +116,13 @@ def test_cli_defaults_are_the_library_defaults():
         defaults.noise_rank, defaults.iterations, defaults.code_steps)
     assert f"lr {defaults.code_lr:g}" in main.commands["enhance"].params[
         [p.name for p in main.commands["enhance"].params].index("code_steps")].help
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_enhances_like_the_cpu():
+    samples = sf.read(SPEECH)[0][:32000] * 0.3
+    noisy = samples + 0.05 * np.random.default_rng(5).standard_normal(len(samples))
+    cpu = sdm.enhance(sdm.load_model("sdm-vae", "cpu"), noisy)
+    gpu = sdm.enhance(sdm.load_model("sdm-vae", "cuda"), noisy)
+    assert si_sdr(samples, gpu) == pytest.approx(si_sdr(samples, cpu), abs=0.2)
+    assert si_sdr(cpu, gpu) > 25  # the same EM; float rounding may flip a few per-frame code acceptances

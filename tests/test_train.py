@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,8 @@ from sdmresynth.data import file_frames, split_by_speaker, trim_silence
 from sdmresynth.errors import UserError
 from sdmresynth.models import ModelConfig
 from sdmresynth.stft import StftConfig
-from sdmresynth.train import TrainConfig, state_path, train_model
+from sdmresynth.models import build_model
+from sdmresynth.train import TrainConfig, _decay, state_path, train_model
 
 from .conftest import COMMAND, SPEECH
 
@@ -34,6 +37,42 @@ def test_early_stopping_respects_patience(tmp_path, frames):
                            torch.device("cpu"))
     assert state.stopped == "early stopping" and state.epoch < 50
     assert state.epoch - state.best_epoch == 2
+
+
+def test_a_plateau_decays_the_learning_rate_from_the_best_weights(tmp_path, frames):
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=50, lr=1e-9, patience=2, lr_decays=2), *frames,
+                           tmp_path / "m.pt", torch.device("cpu"))
+    rates = [h["lr"] for h in state.history]
+    assert state.lr_decays_done == 2 and state.stopped == "early stopping"
+    assert rates == sorted(rates, reverse=True) and sorted(set(rates), reverse=True) == pytest.approx([1e-9, 1e-10, 1e-11])
+    assert all(rates.count(rate) >= 2 for rate in set(rates))  # each rate runs at least --patience epochs
+    assert load_checkpoint(tmp_path / "m.pt").metadata["lr_decays_done"] == 2
+
+
+def test_a_decay_returns_to_the_best_weights_with_a_fresh_adam():
+    model = build_model(CONFIG)
+    best = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.rand(4, 513)).log_variance.sum().backward()
+    optimizer.step()
+    optimizer = _decay(model, best, optimizer)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, best[key], rtol=0, atol=0)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-4) and not optimizer.state
+
+
+def test_more_decays_on_resume_continue_a_stopped_run_exactly(tmp_path, frames):
+    config = TrainConfig(max_epochs=9, lr=3e-2, patience=1)
+    straight = tmp_path / "straight.pt"
+    _, fresh = train_model(CONFIG, replace(config, lr_decays=1), *frames, straight, torch.device("cpu"))
+    assert fresh.lr_decays_done == 1, "the test needs a plateau within 9 epochs"
+    stopped = tmp_path / "stopped.pt"
+    _, first = train_model(CONFIG, config, *frames, stopped, torch.device("cpu"))
+    assert first.stopped == "early stopping"
+    train_model(CONFIG, replace(config, lr_decays=1), *frames, stopped, torch.device("cpu"), resume=True)
+    a, b = load_checkpoint(straight).state_dict, load_checkpoint(stopped).state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, frames):
