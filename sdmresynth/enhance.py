@@ -41,18 +41,20 @@ class EnhanceConfig:
     noise_init_updates: int = 20  # NMF updates on the mixture's power before the EM
     speech_gain_init: float = 0.1  # g_t at the start: the noise model gets the first claim on the power
     seed: int = 0  # of the NMF's random start
+    wiener_exponent: float = 1.0  # the output's Wiener gain raised to this power: 1 is the posterior mean of s
 
     def __post_init__(self) -> None:
         if self.noise_rank < 1 or self.iterations < 1 or self.code_steps < 0 or self.noise_init_updates < 0:
             raise ValueError("noise_rank and iterations must be >= 1, code_steps and noise_init_updates >= 0")
-        if not self.speech_gain_init > 0:
-            raise ValueError("speech_gain_init must be > 0")
+        if not (self.speech_gain_init > 0 and self.wiener_exponent > 0):
+            raise ValueError("speech_gain_init and wiener_exponent must be > 0")
 
 
 @dataclass
 class Enhanced:
-    """The speech estimate (T, F) complex, the speech and noise variances (T, F), and the objective J after each
-    iteration (negative log-likelihood of the noisy power plus the codes' KL, in nats; it never increases)."""
+    """The speech estimate (T, F) complex (the posterior mean of s; with wiener_exponent p, the Wiener gain to the
+    power p times the noisy STFT), the speech and noise variances (T, F), and the objective J after each iteration
+    (negative log-likelihood of the noisy power plus the codes' KL, in nats; it never increases)."""
 
     speech: np.ndarray
     speech_variance: np.ndarray
@@ -137,7 +139,7 @@ def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceCo
         with torch.no_grad():
             history.append(float((_is_terms(power, gain * shape + (w @ h).T) + prior.kl(code)).sum()))
     speech, noise = gain * shape, (w @ h).T
-    estimate = (speech / (speech + noise)) * x.to(torch.complex128)
+    estimate = (speech / (speech + noise)).pow(config.wiener_exponent) * x.to(torch.complex128)
     return Enhanced(estimate.cpu().numpy(), speech.cpu().numpy(), noise.cpu().numpy(), history)
 
 

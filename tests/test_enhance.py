@@ -1,5 +1,7 @@
 """`enhance`: the EM's objective, recovery on a mixture drawn from the model itself, hostile inputs, the CLI."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -65,6 +67,19 @@ def test_em_recovers_the_speech_variances_of_a_mixture_drawn_from_the_model(draw
     assert snr(result.speech) > snr(speech + noise) + 5  # +7.2 dB measured; the oracle Wiener filter gives +10.9
 
 
+def test_the_wiener_exponent_shapes_the_output_and_not_the_em(drawn_mixture):
+    model, speech, noise, _, _ = drawn_mixture
+    config = EnhanceConfig(iterations=3)
+    plain = enhance_spectrogram(model, speech + noise, config)
+    sharper = enhance_spectrogram(model, speech + noise, dataclasses.replace(config, wiener_exponent=1.5))
+    assert sharper.objective == plain.objective
+    gain = plain.speech_variance / (plain.speech_variance + plain.noise_variance)
+    np.testing.assert_allclose(plain.speech, gain * (speech + noise), rtol=1e-12)
+    np.testing.assert_allclose(sharper.speech, gain**1.5 * (speech + noise), rtol=1e-12)
+    with pytest.raises(ValueError, match="wiener_exponent"):
+        EnhanceConfig(wiener_exponent=0)
+
+
 def test_silence_is_returned_as_silence_and_short_or_noise_only_input_gives_a_result():
     model = sdm.load_model("vae-l64", "cpu")
     assert not np.any(sdm.enhance(model, np.zeros(8000)))
@@ -112,8 +127,8 @@ def test_cli_enhances_files_and_folders_and_refuses_vsc(tmp_path):
 def test_cli_defaults_are_the_library_defaults():
     defaults = EnhanceConfig()
     options = {p.name: p.default for p in main.commands["enhance"].params}
-    assert (options["noise_rank"], options["iterations"], options["code_steps"]) == (
-        defaults.noise_rank, defaults.iterations, defaults.code_steps)
+    assert (options["noise_rank"], options["iterations"], options["code_steps"], options["wiener_exponent"]) == (
+        defaults.noise_rank, defaults.iterations, defaults.code_steps, defaults.wiener_exponent)
     assert f"lr {defaults.code_lr:g}" in main.commands["enhance"].params[
         [p.name for p in main.commands["enhance"].params].index("code_steps")].help
 
