@@ -17,6 +17,9 @@ DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), de
                       help="Where the model runs.")
 MODEL = click.option("--model", "-m", "model_name", default="sdm-vae", show_default=True,
                      help="A shipped model's name (see `sdmresynth models`) or a checkpoint path.")
+# enhance's speech prior: the best SDM-VAE prior on the validation split (docs/enhancement.md); the best model of
+# speech is not the best prior, since a decoder that draws any spectrum also draws the noise
+ENHANCE_PRIOR = "sdm-vae-identity-l64"
 
 
 class FriendlyGroup(click.Group):
@@ -230,7 +233,9 @@ def _audio_to_audio(job, paths: tuple[str, ...], model_name: str, device: str, w
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@MODEL
+@click.option("--model", "-m", "model_name", default=ENHANCE_PRIOR, show_default=True,
+              help="The speech prior: a shipped VAE or SDM-VAE's name or a checkpoint path (the default was the best "
+              "SDM-VAE prior on the validation split; docs/enhancement.md).")
 @click.option("--noise-rank", type=click.IntRange(1), default=8, show_default=True,
               help="Atoms R of the noise model (an NMF learned on each recording).")
 @click.option("--iterations", type=click.IntRange(1), default=20, show_default=True, help="EM iterations.")

@@ -125,8 +125,12 @@ def test_cli_enhances_files_and_folders_and_refuses_vsc(tmp_path):
 
 
 def test_cli_defaults_are_the_library_defaults():
+    from sdmresynth.cli import ENHANCE_PRIOR
+    from sdmresynth.pretrained import read_index
+
     defaults = EnhanceConfig()
     options = {p.name: p.default for p in main.commands["enhance"].params}
+    assert options["model_name"] == ENHANCE_PRIOR and ENHANCE_PRIOR in read_index()["models"]
     assert (options["noise_rank"], options["iterations"], options["code_steps"], options["wiener_exponent"]) == (
         defaults.noise_rank, defaults.iterations, defaults.code_steps, defaults.wiener_exponent)
     assert f"lr {defaults.code_lr:g}" in main.commands["enhance"].params[
