@@ -255,7 +255,8 @@ def enhance(paths: tuple[str, ...], model_name: str, noise_rank: int, iterations
     The model's decoder is the speech prior; the noise is a rank-R NMF learned on each recording (each 33 s block
     of a longer one); a variational EM separates them (20 NMF updates on the mixture first, then ITERATIONS of a
     Wiener E-step and an M-step over codes, per-frame gains and the NMF), and the output is the posterior mean of
-    the speech (or a parametric Wiener filter, --wiener-exponent) with the noisy phase. VAE and SDM-VAE models work (not VSC). Outputs are named as with resynth.
+    the speech (or a parametric Wiener filter, --wiener-exponent) with the noisy phase. VAE and SDM-VAE models work
+    (not VSC). Outputs are named as with resynth.
     """
     from .api import EnhanceConfig, load_model
     from .enhance import check_speech_prior

@@ -44,7 +44,8 @@ def test_a_plateau_decays_the_learning_rate_from_the_best_weights(tmp_path, fram
                            tmp_path / "m.pt", torch.device("cpu"))
     rates = [h["lr"] for h in state.history]
     assert state.lr_decays_done == 2 and state.stopped == "early stopping"
-    assert rates == sorted(rates, reverse=True) and sorted(set(rates), reverse=True) == pytest.approx([1e-9, 1e-10, 1e-11])
+    assert rates == sorted(rates, reverse=True)
+    assert sorted(set(rates), reverse=True) == pytest.approx([1e-9, 1e-10, 1e-11])
     assert all(rates.count(rate) >= 2 for rate in set(rates))  # each rate runs at least --patience epochs
     assert load_checkpoint(tmp_path / "m.pt").metadata["lr_decays_done"] == 2
 
