@@ -150,8 +150,9 @@ class SpectralVAE(nn.Module):
     def refine(self, power: torch.Tensor, posterior: Posterior) -> torch.Tensor:
         """The posterior mean after config.refine_steps Adam steps on each frame's negative ELBO with the mean
         decoded (IS divergence + KL weighted by config.refine_kl_weight, the encoder's variances kept): a
-        semi-amortised encoder that closes part of the gap between the encoder's guess and the best code for the frame. Frames are independent (the loss is a
-        sum over frames and Adam acts per coordinate), so the result does not depend on the batch. (B, K)."""
+        semi-amortised encoder that closes part of the gap between the encoder's guess and the best code for the
+        frame. Frames are independent (the loss is a sum over frames and Adam acts per coordinate), so the result does
+        not depend on the batch. (B, K)."""
         log_var = posterior.log_var.detach()
 
         def negative_elbo(mu: torch.Tensor) -> torch.Tensor:
