@@ -225,7 +225,8 @@ def write_doc(path: Path, table: list[dict], rows: list[dict], command: str, min
              "real noise recording from `../shared/data/noise` (categories in turn, seeded segment). Gains are over "
              "the noisy input, averaged over the three SNRs; the real-time factor is on one CPU thread. "
              f"`enhance` runs with its defaults (rank-{defaults.noise_rank} noise NMF, {defaults.iterations} EM "
-             f"iterations, {defaults.code_steps} code steps each).", "",
+             f"iterations, {defaults.code_steps} code steps each, temporal prior {defaults.code_smoothness:g}, Wiener "
+             f"exponent {defaults.wiener_exponent:g}).", "",
              *markdown(table), "", "SI-SDR gain (dB) by noise category, all SNRs:", "", *by_noise(rows), "",
              f"![noisy, enhanced and clean spectrograms]({picture})", "", marker]
     path.write_text("\n".join(lines) + kept)

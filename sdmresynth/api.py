@@ -184,10 +184,10 @@ def _block_by_block(samples: np.ndarray, block_frames: int, spectrum: Callable[[
 
 def enhance(loaded: LoadedModel, samples: np.ndarray, config: EnhanceConfig = EnhanceConfig(),
             block_frames: int = BLOCK_FRAMES, on_block: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """The speech in a noisy 16 kHz signal (n,): the posterior mean under the model's speech prior and a noise NMF
-    learned on the recording (sdmresynth.enhance; config.wiener_exponent != 1: a parametric Wiener filter instead),
-    with the noisy phase. Each block of block_frames frames (about
-    33 s) gets its own noise model. on_block(done, total) reports progress. Same length and level as the input."""
+    """The speech in a noisy 16 kHz signal (n,): a parametric Wiener filter (config.wiener_exponent 1: the posterior
+    mean) under the model's speech prior and a noise NMF learned on the recording (sdmresynth.enhance), with the
+    noisy phase. Each block of block_frames frames (about 33 s) gets its own noise model. on_block(done, total)
+    reports progress. Same length and level as the input."""
     total = -(-frame_count(len(samples), STFT) // block_frames)
     done = 0
 
