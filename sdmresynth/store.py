@@ -16,9 +16,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import time
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -154,6 +156,9 @@ def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: floa
     progress(n) is called as n more files are done."""
     key = store_key(paths, cfg, top_db)
     store = cache_dir / f"store-{key}"
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # a worker re-running its parent's script
+        raise UserError("the frame store's worker re-ran the calling script: put the code that loads frames under "
+                        "`if __name__ == \"__main__\":` (Python's multiprocessing rule)")
     with _locked(cache_dir / f".lock-{key}"):
         if not (store / "manifest.json").is_file():
             _build(paths, cfg, store, cache_dir / f"building-{key}", workers, progress)
@@ -205,12 +210,16 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
             if progress:
                 progress(len(chunks[i]))
     elif todo:
-        with light_pool(count) as pool:
-            futures = {i: pool.submit(_fill_chunk, *job(i)) for i in todo}
-            for i in todo:
-                infos[i] = futures[i].result()
-                if progress:
-                    progress(len(chunks[i]))
+        try:
+            with light_pool(count) as pool:
+                futures = {i: pool.submit(_fill_chunk, *job(i)) for i in todo}
+                for i in todo:
+                    infos[i] = futures[i].result()
+                    if progress:
+                        progress(len(chunks[i]))
+        except BrokenProcessPool:
+            raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
+                            "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build")
     _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
 
 

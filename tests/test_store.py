@@ -154,3 +154,20 @@ def test_training_on_the_gpu_from_the_store_equals_training_from_memory(tmp_path
     a, b = _trained_from_memory_and_from_the_store(tmp_path, clips, "cuda")
     for key in a:
         torch.testing.assert_close(a[key], b[key])
+
+
+def test_a_script_without_a_main_guard_gets_an_error_and_not_a_hang(tmp_path):
+    """Spawned store workers re-run the calling script; without `if __name__ == "__main__":` they would wait for the
+    store their parent is building. Now each refuses at once, and the parent says what to do."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from sdmresynth.data import load_frames\n"
+        "from sdmresynth.stft import StftConfig\n"
+        f"load_frames([Path({str(SPEECH)!r})] * 300, StftConfig(), Path({str(tmp_path / 'cache')!r}), workers=2)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and '__name__ == "__main__"' in done.stderr
+    assert "run again to resume the build" in done.stderr
