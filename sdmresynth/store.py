@@ -219,7 +219,7 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
                         progress(len(chunks[i]))
         except BrokenProcessPool:
             raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
-                            "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build")
+                            "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
     _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
 
 
