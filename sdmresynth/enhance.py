@@ -152,9 +152,14 @@ def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceCo
     return Enhanced(estimate.cpu().numpy(), speech.cpu().numpy(), noise.cpu().numpy(), code.cpu().numpy(), history)
 
 
+def _edge_terms(later: torch.Tensor, earlier: torch.Tensor, weight: float) -> torch.Tensor:
+    """weight ||later_t - earlier_t||^2 for each row: the temporal prior's term of an edge between two frames."""
+    return weight * (later - earlier).double().pow(2).sum(dim=1)
+
+
 def _roughness(code: torch.Tensor, weight: float) -> torch.Tensor:
     """The temporal prior's term of each edge between neighbouring frames, weight ||code_t - code_t-1||^2: (T - 1,)."""
-    return weight * (code[1:] - code[:-1]).double().pow(2).sum(dim=1)
+    return _edge_terms(code[1:], code[:-1], weight)
 
 
 def _update_codes(prior: _SpeechPrior, code: torch.Tensor, shape: torch.Tensor, speech_power: torch.Tensor,
@@ -168,8 +173,8 @@ def _update_codes(prior: _SpeechPrior, code: torch.Tensor, shape: torch.Tensor, 
 
     def edges(candidate: torch.Tensor, around: torch.Tensor) -> torch.Tensor:
         """The temporal prior's terms of each frame of candidate with its neighbours in around: (T,)."""
-        before = config.code_smoothness * (candidate[1:] - around[:-1]).double().pow(2).sum(dim=1)
-        after = config.code_smoothness * (candidate[:-1] - around[1:]).double().pow(2).sum(dim=1)
+        before = _edge_terms(candidate[1:], around[:-1], config.code_smoothness)
+        after = _edge_terms(candidate[:-1], around[1:], config.code_smoothness)
         return nn.functional.pad(before, (1, 0)) + nn.functional.pad(after, (0, 1))
 
     if config.code_steps == 0:
