@@ -325,7 +325,7 @@ def _train_command(corpus, out, epochs):
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, signal_number):
     corpus = _corpus(tmp_path / "corpus")
-    epochs = 40
+    epochs = 120  # an epoch takes ~20 ms: the signal must land within the run even when the machine is loaded
     straight = tmp_path / "straight.pt"
     subprocess.run(_train_command(corpus, straight, epochs), check=True, capture_output=True)
 
