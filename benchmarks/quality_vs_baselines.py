@@ -73,6 +73,7 @@ def fit_baselines(quick: bool) -> Path:
 def _fit_resumably(frames: np.ndarray, size: int, partial: Path, quick: bool) -> np.ndarray:
     """IS-NMF atoms fitted to convergence (an hour or more for K = 256 on one core), the fit in progress saved at
     every check so that an interrupted benchmark goes on where it stopped."""
+    from sdmresynth.audio import write_atomically
     from sdmresynth.baselines import NMFFit, fit_is_nmf
 
     resume = None
@@ -83,9 +84,12 @@ def _fit_resumably(frames: np.ndarray, size: int, partial: Path, quick: bool) ->
     def save(fit: NMFFit) -> None:
         print(f"IS-NMF K = {size}: {fit.updates} updates, training divergence {fit.history[-1][1]:.2f}",
               file=sys.stderr, flush=True)
-        temporary = partial.with_name(partial.name + ".tmp.npz")
-        np.savez(temporary, w=fit.w, h=fit.h, updates=fit.updates, history=np.array(fit.history))
-        temporary.replace(partial)
+
+        def write(temp: str) -> None:
+            with open(temp, "wb") as handle:
+                np.savez(handle, w=fit.w, h=fit.h, updates=fit.updates, history=np.array(fit.history))
+
+        write_atomically(partial, write)
 
     atoms = fit_is_nmf(frames, size, 5 if quick else NMF_MAX_UPDATES, NMF_TOLERANCE, resume=resume, on_check=save).atoms
     partial.unlink(missing_ok=True)
