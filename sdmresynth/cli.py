@@ -88,7 +88,7 @@ def main() -> None:
               "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
 @click.option("--no-cache", is_flag=True, help="No frame store: compute the frames and hold them in memory.")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
-              help="Processes that build the frame store (0: one per CPU).")
+              help="Processes that build the frame store, this one included (0: one per CPU).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
 @DEVICE
 def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...], out: Path, threads: int,

@@ -20,8 +20,10 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -178,7 +180,7 @@ def _create(target: Path, rows: int, cfg: StftConfig) -> None:
 
 def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, workers: int,
            progress: Callable[[int], None] | None) -> None:
-    from .workers import light_pool, worker_count
+    from .workers import worker_count
 
     started = time.perf_counter()
     building.mkdir(parents=True, exist_ok=True)
@@ -203,24 +205,49 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
         return ([files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files], [reserved[j] for j in files], cfg,
                 str(target), str(records[i]))
 
-    count = worker_count(workers, len(todo))
-    if count <= 1:
-        for i in todo:
-            infos[i] = _fill_chunk(*job(i))
-            if progress:
-                progress(len(chunks[i]))
-    elif todo:
-        try:
-            with light_pool(count) as pool:
-                futures = {i: pool.submit(_fill_chunk, *job(i)) for i in todo}
-                for i in todo:
-                    infos[i] = futures[i].result()
-                    if progress:
-                        progress(len(chunks[i]))
-        except BrokenProcessPool:
-            raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
-                            "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
+    def record(i: int, info: dict) -> None:
+        infos[i] = info
+        if progress:
+            progress(len(chunks[i]))
+
+    try:
+        _fill_chunks(todo, job, worker_count(workers, len(todo)), record)
+    except BrokenProcessPool:
+        raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
+                        "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
     _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
+
+
+def _fill_chunks(todo: list[int], job: Callable[[int], tuple], processes: int,
+                 record: Callable[[int, dict], None]) -> None:
+    """Fill the chunks `todo` on `processes` processes: this one (a thread, as the caller only waits) and processes - 1
+    spawned workers, each given the next chunk as soon as it is free, so the workers' start-up overlaps this
+    process's first chunk. record(i, info) is called here, in the caller's thread, as each chunk finishes."""
+    from .workers import light_pool
+
+    waiting = deque(todo)
+    running: dict[Future, tuple[int, Executor]] = {}
+
+    def give(executor: Executor) -> None:
+        if waiting:
+            i = waiting.popleft()
+            running[executor.submit(_fill_chunk, *job(i))] = i, executor
+
+    with ExitStack() as stack:
+        slots: list[Executor] = [stack.enter_context(ThreadPoolExecutor(1))]  # one chunk at a time per process
+        if processes > 1:
+            slots += [stack.enter_context(light_pool(processes - 1))] * (processes - 1)
+        for executor in slots:
+            give(executor)
+        try:
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    i, executor = running.pop(future)
+                    record(i, future.result())
+                    give(executor)
+        finally:
+            waiting.clear()  # on an error, the chunks in progress finish (and are recorded on disk); no more start
 
 
 def disk_bytes(path: Path) -> int:
