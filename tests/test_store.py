@@ -60,9 +60,9 @@ def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips,
 def test_the_calling_process_builds_chunks_beside_its_spawned_workers(tmp_path, clips, small_chunks, monkeypatch):
     """With two workers, this process fills chunks itself while the one spawned worker starts (and then alongside
     it); the spawned worker gets the first chunk after this process's own, so both do some of the work."""
-    import sdmresynth.store as store_module
-
     from concurrent.futures import ThreadPoolExecutor
+
+    import sdmresynth.store as store_module
 
     here = []
 
@@ -75,7 +75,7 @@ def test_the_calling_process_builds_chunks_beside_its_spawned_workers(tmp_path, 
     stored = load_frames(clips, StftConfig(), tmp_path / "cache", workers=2)
     chunks = store_module._chunks(store_module._reservations(clips, StftConfig()), StftConfig())
     assert len(chunks) >= 3 and here[0] == [chunks[0].start, chunks[0].stop]
-    assert 1 <= len(here) < len(chunks)  # the spawned worker did the rest, from chunk 1 on
+    assert 1 <= len(here) < len(chunks)  # the spawned worker did the others, chunk 1 first
     assert [chunks[1].start, chunks[1].stop] not in here
     np.testing.assert_array_equal(stored.frames, load_frames(clips, StftConfig()).frames)
 
