@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -110,10 +110,10 @@ def _chunks(reserved: list[int], cfg: StftConfig) -> list[range]:
 
 
 def _fill_chunk(chunk: list[int], paths: list[str], offsets: list[int], reserved: list[int], cfg: StftConfig,
-                target: str, record: str) -> dict:
+                target: str) -> dict:
     """Write the frames of a chunk of files (list indices [start, stop)) into their reserved rows of `target` (plain
-    writes: no page faults), sync, then record the chunk as done (atomically: no record, no trust). Returns the
-    record: the chunk, the files kept, their rows and offsets, the skips."""
+    writes: no page faults). Returns what the chunk's record will say: the chunk, the files kept, their rows and
+    offsets, the skips."""
     from .data import file_frames
 
     start = np.load(target, mmap_mode="r", allow_pickle=False).offset  # the .npy header's length
@@ -133,10 +133,15 @@ def _fill_chunk(chunk: list[int], paths: list[str], offsets: list[int], reserved
             info["files"].append(path)
             info["rows"].append(len(frames))
             info["offsets"].append(offset)
-        getattr(os, "fdatasync", os.fsync)(handle.fileno())  # on disk before the record says so
-    text = json.dumps(info)
-    write_atomically(Path(record), lambda temp: Path(temp).write_text(text, encoding="utf-8"))
     return info
+
+
+def _record_when_synced(handle: BinaryIO, record: Path, info: dict) -> None:
+    """Sync the frames file (every process's writes so far: the page cache is the file's), then record the chunk as
+    done, atomically: no record, no trust."""
+    getattr(os, "fdatasync", os.fsync)(handle.fileno())
+    text = json.dumps(info)
+    write_atomically(record, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
 
 
 @contextmanager
@@ -203,18 +208,27 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
     def job(i: int) -> tuple:
         files = chunks[i]
         return ([files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files], [reserved[j] for j in files], cfg,
-                str(target), str(records[i]))
+                str(target))
 
-    def record(i: int, info: dict) -> None:
-        infos[i] = info
-        if progress:
-            progress(len(chunks[i]))
+    # Chunks are synced and recorded in a thread of their own, so that the sync's wait overlaps the next chunks' work
+    # (each worker syncing its own chunks made them wait on each other's writes). On an error or interrupt, the
+    # chunks already filled are still recorded as the syncer closes.
+    synced: list[Future] = []
+    with open(target, "r+b") as handle, ThreadPoolExecutor(1) as syncer:
 
-    try:
-        _fill_chunks(todo, job, worker_count(workers, len(todo)), record)
-    except BrokenProcessPool:
-        raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
-                        "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
+        def record(i: int, info: dict) -> None:
+            infos[i] = info
+            synced.append(syncer.submit(_record_when_synced, handle, records[i], info))
+            if progress:
+                progress(len(chunks[i]))
+
+        try:
+            _fill_chunks(todo, job, worker_count(workers, len(todo)), record)
+        except BrokenProcessPool:
+            raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
+                            "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
+    for future in synced:
+        future.result()  # a failed sync or record stops the build here, before the manifest
     _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
 
 
@@ -246,8 +260,11 @@ def _fill_chunks(todo: list[int], job: Callable[[int], tuple], processes: int,
                     i, executor = running.pop(future)
                     record(i, future.result())
                     give(executor)
-        finally:
-            waiting.clear()  # on an error, the chunks in progress finish (and are recorded on disk); no more start
+        finally:  # on an error or interrupt no chunk starts; those in progress finish and are recorded
+            waiting.clear()
+            for future, (i, _) in running.items():
+                if future.exception() is None:
+                    record(i, future.result())
 
 
 def disk_bytes(path: Path) -> int:

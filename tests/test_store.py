@@ -68,7 +68,8 @@ def test_the_calling_process_builds_chunks_beside_its_spawned_workers(tmp_path, 
 
     class InThisProcess(ThreadPoolExecutor):
         def submit(self, fn, *job):
-            here.append(job[0])
+            if fn is store_module._fill_chunk:  # not the syncer's jobs
+                here.append(job[0])
             return super().submit(fn, *job)
 
     monkeypatch.setattr(store_module, "ThreadPoolExecutor", InThisProcess)
@@ -101,17 +102,67 @@ def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_
     def fill_then_fail(*job):
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(job[-1])
+        calls.append(tuple(job[0]))  # the chunk's files
         return original(*job)
 
     monkeypatch.setattr(store_module, "_fill_chunk", fill_then_fail)
     with pytest.raises(KeyboardInterrupt):
         load_frames(clips, StftConfig(), cache, workers=1)
     assert not list(cache.glob("store-*")) and len(list(cache.glob("building-*/chunk-*.json"))) == 2
-    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(job[-1]) or original(*job))
+    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(tuple(job[0])) or original(*job))
     resumed = load_frames(clips, StftConfig(), cache, workers=1)
     assert len(calls) > 2 and not set(calls[2:]) & set(calls[:2])  # only the missing chunks were built
     np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
+
+
+def test_a_chunk_is_recorded_only_after_its_frames_are_synced(tmp_path, clips, small_chunks, monkeypatch):
+    """The record is what a resumed build trusts: it is written only after a sync that follows the chunk's writes."""
+    import os
+
+    import sdmresynth.store as store_module
+
+    events = []
+    fill, sync, write = store_module._fill_chunk, os.fdatasync, store_module.write_atomically
+    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: events.append("fill") or fill(*job))
+    monkeypatch.setattr(os, "fdatasync", lambda fd: sync(fd) or events.append("sync"))
+    monkeypatch.setattr(store_module, "write_atomically",
+                        lambda path, how: events.append("record" if path.name.startswith("chunk-") else "manifest")
+                        or write(path, how))
+    load_frames(clips, StftConfig(), tmp_path / "cache", workers=1)
+    fills = [i for i, event in enumerate(events) if event == "fill"]
+    records = [i for i, event in enumerate(events) if event == "record"]  # in chunk order: one worker, one syncer
+    assert len(fills) == len(records) >= 3 and events[-1] == "manifest"
+    assert all("sync" in events[fill_at:record_at] for fill_at, record_at in zip(fills, records))
+
+
+def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and_no_more_start(monkeypatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    import sdmresynth.store as store_module
+
+    both_started = threading.Barrier(2)
+
+    def fill(i):
+        both_started.wait(timeout=10)
+        if i == 0:
+            raise OSError("No space left on device")
+        time.sleep(0.2)  # still running when chunk 0 fails
+        return {"chunk": i}
+
+    @contextmanager
+    def threads_for_processes(workers):
+        with ThreadPoolExecutor(workers) as pool:
+            yield pool
+
+    monkeypatch.setattr(store_module, "_fill_chunk", fill)
+    monkeypatch.setattr("sdmresynth.workers.light_pool", threads_for_processes)
+    recorded = []
+    with pytest.raises(OSError):
+        store_module._fill_chunks([0, 1, 2, 3], lambda i: (i,), 2, lambda i, info: recorded.append((i, info)))
+    assert recorded == [(1, {"chunk": 1})]
 
 
 def _trained_from_memory_and_from_the_store(tmp_path, clips, device: str) -> tuple[dict, dict]:
