@@ -11,7 +11,7 @@ import numpy as np
 
 from .audio import peak_level, read_audio
 from .errors import UserError
-from .stft import StftConfig, power_spectrogram, stft
+from .stft import StftConfig, power_frames
 
 if TYPE_CHECKING:
     from .store import StoredFrames
@@ -79,7 +79,7 @@ def trim_silence(power: np.ndarray, top_db: float = TRIM_TOP_DB) -> np.ndarray:
 def file_frames(path: Path, cfg: StftConfig) -> np.ndarray:
     """Power frames (T, F) of one file: 16 kHz mono, peak-normalised, silence at the ends trimmed."""
     audio = read_audio(path, cfg.sample_rate)
-    return trim_silence(power_spectrogram(stft(audio.samples / peak_level(audio.samples), cfg)))
+    return trim_silence(power_frames(audio.samples / peak_level(audio.samples), cfg))
 
 
 @dataclass

@@ -31,11 +31,11 @@ def plot_encoding(loaded, source: Path, target: Path) -> None:
     """Input spectrogram, resynthesised spectrogram (the decoded sigma^2) and code activity (atoms x frames)."""
     from .api import STFT, decode, encode, read_audio
     from .audio import peak_level
-    from .stft import power_spectrogram, stft
+    from .stft import power_frames
 
     plt = require_matplotlib()
     audio = read_audio(source)
-    power = power_spectrogram(stft(audio.samples / peak_level(audio.samples), STFT))
+    power = power_frames(audio.samples / peak_level(audio.samples), STFT)
     encoding = encode(loaded, audio.samples)
     variance = decode(loaded, encoding.z)
     seconds = len(audio.samples) / audio.sample_rate

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from sdmresynth.stft import StftConfig, frame_count, istft, power_spectrogram, sine_window, stft, with_phase_of
+from sdmresynth.stft import (StftConfig, frame_count, istft, power_frames, power_spectrogram, sine_window, stft,
+                             with_phase_of)
 
 
 def test_sine_window_overlap_adds_to_a_constant():
@@ -37,3 +38,12 @@ def test_power_spectrogram_of_a_sinusoid_peaks_at_its_bin():
     power = power_spectrogram(stft(np.sin(2 * np.pi * 1000 * t)))
     assert power.dtype == np.float32
     assert np.argmax(power[10]) == round(1000 / 16000 * 1024)
+
+
+@pytest.mark.parametrize("block", [1, 7, 256, 10_000])
+def test_power_frames_in_blocks_are_exactly_the_whole_power_spectrogram(speech, block):
+    whole = power_spectrogram(stft(speech))
+    assert len(whole) % 7 != 0  # the last block is a partial one
+    blocked = power_frames(speech, block=block)
+    assert blocked.dtype == np.float32
+    np.testing.assert_array_equal(blocked, whole)
