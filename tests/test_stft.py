@@ -47,3 +47,16 @@ def test_power_frames_in_blocks_are_exactly_the_whole_power_spectrogram(speech, 
     blocked = power_frames(speech, block=block)
     assert blocked.dtype == np.float32
     np.testing.assert_array_equal(blocked, whole)
+
+
+def test_power_frames_never_hold_the_whole_complex_spectrogram():
+    import tracemalloc
+
+    signal = np.random.default_rng(0).standard_normal(16000 * 120)
+    tracemalloc.start()
+    try:
+        power_frames(signal)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.5 * signal.nbytes  # a padded copy and the result; the whole transform takes 8x
