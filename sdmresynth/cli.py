@@ -220,8 +220,9 @@ def _audio_to_audio(job, paths: tuple[str, ...], model_name: str, device: str, w
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        console = Console(stderr=True)
         with Progress(TextColumn(single_progress), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=Console(stderr=True), transient=True) as progress:
+                      console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task(single_progress, total=None)
             notices, summary = job(loaded, source, output, **options,
                                    on_block=lambda done, total: progress.update(task, completed=done, total=total))

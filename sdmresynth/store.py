@@ -79,6 +79,11 @@ class StoredFrames:
         return whole if dtype is None else whole.astype(dtype)
 
 
+def _row_bytes(cfg: StftConfig) -> int:
+    """Bytes of one frame in the store (float32 bins)."""
+    return cfg.n_bins * np.dtype(np.float32).itemsize
+
+
 def _reservations(paths: list[Path], cfg: StftConfig) -> list[int]:
     """Rows each file may need: its untrimmed frame count at the model rate, from the header (0 if unreadable:
     the worker reports why)."""
@@ -117,7 +122,7 @@ def _fill_chunk(chunk: list[int], paths: list[str], offsets: list[int], reserved
     from .data import file_frames
 
     start = np.load(target, mmap_mode="r", allow_pickle=False).offset  # the .npy header's length
-    row_bytes = cfg.n_bins * np.dtype(np.float32).itemsize
+    row_bytes = _row_bytes(cfg)
     info: dict[str, list] = {"chunk": chunk, "files": [], "rows": [], "offsets": [], "skipped": []}
     with open(target, "r+b") as handle:
         for path, offset, room in zip(paths, offsets, reserved):
@@ -166,11 +171,15 @@ def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: floa
     if getattr(multiprocessing.current_process(), "_inheriting", False):  # a worker re-running its parent's script
         raise UserError("the frame store's worker re-ran the calling script: put the code that loads frames under "
                         "`if __name__ == \"__main__\":` (Python's multiprocessing rule)")
-    with _locked(cache_dir / f".lock-{key}"):
-        if not (store / "manifest.json").is_file():
-            _build(paths, cfg, store, cache_dir / f"building-{key}", workers, progress)
-        elif progress:
-            progress(len(paths))
+    try:
+        with _locked(cache_dir / f".lock-{key}"):
+            if not (store / "manifest.json").is_file():
+                _build(paths, cfg, store, cache_dir / f"building-{key}", workers, progress)
+            elif progress:
+                progress(len(paths))
+    except OSError as error:  # a full disk, a cache folder that cannot be made or written
+        raise UserError(f"frame store in {cache_dir}: {error.strerror or error}; run again once that is fixed (a build "
+                        "resumes from the chunks it finished), or give another --cache-dir") from None
     manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
     mapped = np.load(store / "frames.npy", mmap_mode="r", allow_pickle=False)
     return StoredFrames(mapped, manifest["offsets"], manifest["rows"]), manifest
@@ -204,6 +213,7 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
             if progress:
                 progress(len(chunks[i]))
     todo = [i for i in range(len(chunks)) if i not in infos]
+    _check_space(building, sum(reserved[j] for i in todo for j in chunks[i]) * _row_bytes(cfg))
 
     def job(i: int) -> tuple:
         files = chunks[i]
@@ -230,6 +240,18 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
     for future in synced:
         future.result()  # a failed sync or record stops the build here, before the manifest
     _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
+
+
+def _check_space(building: Path, needed: int) -> None:
+    """Refuse, before any work, a build that cannot fit: `needed` bytes is what its rows reserve (an upper bound, as
+    trimmed silence takes no disk)."""
+    free = shutil.disk_usage(building).free
+    if needed > free:
+        from .data import format_size
+
+        raise UserError(f"frame store in {building.parent}: it needs up to {format_size(needed)} and "
+                        f"{format_size(free)} is free there: free some space (`sdmresynth cache --clear` deletes old "
+                        "stores) or give another --cache-dir")
 
 
 def _fill_chunks(todo: list[int], job: Callable[[int], tuple], processes: int,

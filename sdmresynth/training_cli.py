@@ -98,7 +98,7 @@ def run_training(
         console.print(f"[yellow]note[/] {escape(notice)}")
     sets = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+                  console=console, transient=True, disable=not console.is_terminal) as progress:  # no blank line in logs
         for name, paths in (("train", train_files), ("val", val_files)):
             task = progress.add_task(f"reading {name} audio", total=len(paths))
             sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers)
@@ -126,7 +126,8 @@ def run_training(
         console.print(f"epoch {report.epoch:4d}  train {report.train_loss:10.3f}  val {report.val_loss:10.3f}  "
                       f"best {report.best_val_loss:10.3f} (epoch {report.best_epoch})  {report.seconds:5.1f}s")
 
-    with Progress(TextColumn("epoch steps"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+    with Progress(TextColumn("epoch steps"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as progress:
         task = progress.add_task("steps", total=None)
 
         def on_step(step: int, steps: int) -> None:

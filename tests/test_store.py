@@ -1,6 +1,7 @@
 """The frame store: built on worker processes, resumable, trusted only when complete, streamed by training."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 from sdmresynth.checkpoint import load_checkpoint
 from sdmresynth.data import load_frames
+from sdmresynth.errors import UserError
 from sdmresynth.models import ModelConfig
 from sdmresynth.store import StoredFrames
 from sdmresynth.stft import StftConfig
@@ -163,6 +165,50 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
     with pytest.raises(OSError):
         store_module._fill_chunks([0, 1, 2, 3], lambda i: (i,), 2, lambda i, info: recorded.append((i, info)))
     assert recorded == [(1, {"chunk": 1})]
+
+
+def test_a_store_that_cannot_fit_is_refused_before_any_work(tmp_path, clips, monkeypatch):
+    import sdmresynth.store as store_module
+
+    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 5000, 5000))
+    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: pytest.fail("a chunk was started"))
+    with pytest.raises(UserError, match=r"it needs up to 1 MB and 0 MB is free there"):
+        load_frames(clips, StftConfig(), tmp_path / "cache")
+
+
+def test_a_disk_that_fills_up_mid_build_stops_it_with_one_line_and_the_build_resumes(tmp_path, clips, small_chunks,
+                                                                                     monkeypatch):
+    import errno
+
+    import sdmresynth.store as store_module
+
+    fill, filled = store_module._fill_chunk, []
+
+    def fill_until_the_disk_is_full(*job):
+        if len(filled) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        filled.append(job[0])
+        return fill(*job)
+
+    monkeypatch.setattr(store_module, "_fill_chunk", fill_until_the_disk_is_full)
+    cache = tmp_path / "cache"
+    with pytest.raises(UserError, match="No space left on device; run again once that is fixed"):
+        load_frames(clips, StftConfig(), cache, workers=1)
+    assert len(list(cache.glob("building-*/chunk-*.json"))) == 2
+    monkeypatch.setattr(store_module, "_fill_chunk", fill)
+    np.testing.assert_array_equal(load_frames(clips, StftConfig(), cache, workers=1).frames,
+                                  load_frames(clips, StftConfig()).frames)
+
+
+def test_train_with_a_cache_dir_that_cannot_be_made_fails_with_one_line(tmp_path):
+    from .test_hostile import assert_clean_failure
+    from .test_newcomer import _corpus
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run("train", "--data", _corpus(tmp_path), "--out", tmp_path / "m.pt", "--max-epochs", "1", "-L", "8",
+                 "--hidden-dim", "16", "--cache-dir", blocker / "cache")
+    assert_clean_failure(result, "frame store in", "give another --cache-dir")
 
 
 def _trained_from_memory_and_from_the_store(tmp_path, clips, device: str) -> tuple[dict, dict]:
