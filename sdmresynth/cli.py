@@ -331,8 +331,9 @@ def cache(cache_dir: Path | None, clear: bool, as_json: bool) -> None:
         return
     click.echo(f"{folder}: {len(stores)} store(s), {format_size(sum(s['bytes'] for s in stores))}")
     for store in stores:
-        what = (f"{store['files']} files, {store['frames']} frames, built {store['created']}"
-                if store["state"] == "complete" else "unfinished build (resumed by the next train on the same files)")
+        what = {"complete": f"{store['files']} files, {store['frames']} frames, built {store['created']}",
+                "unfinished": "unfinished build (resumed by the next train on the same files)",
+                "damaged": "damaged (rebuilt by the next train on the same files)"}[store["state"]]
         click.echo(f"  {store['name']}  {format_size(store['bytes'])}  {what}")
 
 

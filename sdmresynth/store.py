@@ -173,16 +173,36 @@ def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: floa
                         "`if __name__ == \"__main__\":` (Python's multiprocessing rule)")
     try:
         with _locked(cache_dir / f".lock-{key}"):
-            if not (store / "manifest.json").is_file():
+            opened = _opened(store, cfg.n_bins)
+            if opened is None:  # not built, or damaged (a cache is rebuilt, never trusted)
                 _build(paths, cfg, store, cache_dir / f"building-{key}", workers, progress)
+                opened = _opened(store, cfg.n_bins)
             elif progress:
                 progress(len(paths))
     except OSError as error:  # a full disk, a cache folder that cannot be made or written
         raise UserError(f"frame store in {cache_dir}: {error.strerror or error}; run again once that is fixed (a build "
                         "resumes from the chunks it finished), or give another --cache-dir") from None
-    manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
-    mapped = np.load(store / "frames.npy", mmap_mode="r", allow_pickle=False)
+    if opened is None:
+        raise UserError(f"{store}: the frame store just built cannot be read back (is the disk failing?)")
+    mapped, manifest = opened
     return StoredFrames(mapped, manifest["offsets"], manifest["rows"]), manifest
+
+
+def _opened(store: Path, bins: int | None = None) -> tuple[np.ndarray, dict] | None:
+    """A complete store's frames (memory-mapped) and manifest; None if it is not there or is damaged: a manifest
+    that does not parse, a frames file missing, cut short or of another shape (`bins` per frame, if given), rows
+    outside it."""
+    try:
+        manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
+        mapped = np.load(store / "frames.npy", mmap_mode="r", allow_pickle=False)
+        offsets, rows = manifest["offsets"], manifest["rows"]
+        ends = np.add(offsets, rows)
+        whole = (mapped.ndim == 2 and bins in (None, mapped.shape[1]) and len(offsets) == len(rows)
+                 and len(manifest["files"]) == len(rows) and (len(ends) == 0 or ends.max() <= len(mapped))
+                 and min(rows, default=0) >= 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (mapped, manifest) if whole else None
 
 
 def _create(target: Path, rows: int, cfg: StftConfig) -> None:
@@ -320,7 +340,8 @@ def _finish(infos: list[dict], store: Path, building: Path, seconds: float) -> N
 
 
 def list_stores(cache_dir: Path) -> list[dict]:
-    """Every store and unfinished build under cache_dir: name, state, files, frames, bytes on disk."""
+    """Every store and unfinished build under cache_dir: name, state (complete, unfinished or damaged: rebuilt by the
+    next train on the same files), files, frames, bytes on disk."""
     entries = []
     if not cache_dir.is_dir():
         return entries
@@ -328,10 +349,14 @@ def list_stores(cache_dir: Path) -> list[dict]:
         size = sum(disk_bytes(f) for f in folder.iterdir() if f.is_file())
         entry = {"name": folder.name, "path": str(folder), "bytes": size, "state": "unfinished", "files": None,
                  "frames": None, "created": None}
-        manifest = folder / "manifest.json"
-        if manifest.is_file():
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            entry.update(state="complete", files=len(data["files"]), frames=data["frames"], created=data["created"])
+        if (folder / "manifest.json").is_file():
+            opened = _opened(folder)
+            if opened is None:
+                entry["state"] = "damaged"
+            else:
+                manifest = opened[1]
+                entry.update(state="complete", files=len(manifest["files"]), frames=sum(manifest["rows"]),
+                             created=manifest.get("created"))
         entries.append(entry)
     return entries
 

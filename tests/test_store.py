@@ -211,6 +211,26 @@ def test_train_with_a_cache_dir_that_cannot_be_made_fails_with_one_line(tmp_path
     assert_clean_failure(result, "frame store in", "give another --cache-dir")
 
 
+@pytest.mark.parametrize("damage", ["frames cut short", "frames deleted", "manifest garbled", "manifest of others"])
+def test_a_damaged_store_is_listed_as_such_and_rebuilt_not_trusted(tmp_path, clips, damage):
+    cache = tmp_path / "cache"
+    in_memory = load_frames(clips, StftConfig()).frames
+    load_frames(clips, StftConfig(), cache)
+    (store,) = cache.glob("store-*")
+    frames, manifest = store / "frames.npy", store / "manifest.json"
+    if damage == "frames cut short":
+        os.truncate(frames, frames.stat().st_size // 2)
+    elif damage == "frames deleted":
+        frames.unlink()
+    elif damage == "manifest garbled":
+        manifest.write_text("{garbled")
+    else:
+        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "rows": [10**9]}))
+    assert json.loads(run("cache", "--cache-dir", cache, "--json").output)["stores"][0]["state"] == "damaged"
+    np.testing.assert_array_equal(load_frames(clips, StftConfig(), cache).frames, in_memory)
+    assert json.loads(run("cache", "--cache-dir", cache, "--json").output)["stores"][0]["state"] == "complete"
+
+
 def _trained_from_memory_and_from_the_store(tmp_path, clips, device: str) -> tuple[dict, dict]:
     """The weights of two short runs on `device`, one from frames in memory, one from the frame store."""
     config, protocol = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log",
