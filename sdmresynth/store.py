@@ -221,14 +221,16 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
     reserved = _reservations(paths, cfg)
     offsets = np.concatenate([[0], np.cumsum(reserved, dtype=np.int64)]).tolist()
     target = building / "frames.npy"
-    if not target.is_file():
+    if not _holds(target, offsets[-1], cfg):  # not made yet, or damaged: start again
+        for record in building.glob("chunk-*.json"):
+            record.unlink()
         _create(target, offsets[-1], cfg)
     chunks = _chunks(reserved, cfg)
     records = [building / f"chunk-{i:06d}.json" for i in range(len(chunks))]
     infos: dict[int, dict] = {}
     for i, record in enumerate(records):
-        done = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}  # an interrupted build's
-        if done.get("chunk") == [chunks[i].start, chunks[i].stop]:
+        done = _finished(record, chunks[i])  # by an interrupted build
+        if done:
             infos[i] = done
             if progress:
                 progress(len(chunks[i]))
@@ -260,6 +262,25 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
     for future in synced:
         future.result()  # a failed sync or record stops the build here, before the manifest
     _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
+
+
+def _holds(target: Path, rows: int, cfg: StftConfig) -> bool:
+    """Whether target is a whole frames file of `rows` frames."""
+    try:
+        return np.load(target, mmap_mode="r", allow_pickle=False).shape == (rows, cfg.n_bins)
+    except (OSError, ValueError):
+        return False
+
+
+def _finished(record: Path, chunk: range) -> dict | None:
+    """The record of `chunk` an interrupted build left, if it is there, whole and about that chunk."""
+    try:
+        info = json.loads(record.read_text(encoding="utf-8"))
+        whole = (info["chunk"] == [chunk.start, chunk.stop] and isinstance(info["skipped"], list)
+                 and len(info["files"]) == len(info["rows"]) == len(info["offsets"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if whole else None
 
 
 def _check_space(building: Path, needed: int) -> None:

@@ -117,6 +117,33 @@ def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_
     np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
 
 
+@pytest.mark.parametrize("damage", ["a record garbled", "the frames file cut short"])
+def test_a_resumed_build_redoes_what_was_damaged_while_it_waited(tmp_path, clips, small_chunks, monkeypatch, damage):
+    import sdmresynth.store as store_module
+
+    cache, original, calls = tmp_path / "cache", store_module._fill_chunk, []
+
+    def fill_two_then_stop(*job):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(tuple(job[0]))
+        return original(*job)
+
+    monkeypatch.setattr(store_module, "_fill_chunk", fill_two_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        load_frames(clips, StftConfig(), cache, workers=1)
+    (building,) = cache.glob("building-*")
+    if damage == "a record garbled":
+        (building / "chunk-000000.json").write_text("{garbled")
+    else:
+        os.truncate(building / "frames.npy", 200)
+    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(tuple(job[0])) or original(*job))
+    resumed = load_frames(clips, StftConfig(), cache, workers=1)
+    redone = set(calls[2:]) & set(calls[:2])
+    assert redone == ({calls[0]} if damage == "a record garbled" else set(calls[:2]))
+    np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
+
+
 def test_a_chunk_is_recorded_only_after_its_frames_are_synced(tmp_path, clips, small_chunks, monkeypatch):
     """The record is what a resumed build trusts: it is written only after a sync that follows the chunk's writes."""
     import os
