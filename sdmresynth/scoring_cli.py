@@ -76,7 +76,10 @@ class CsvLog:
             raise UserError(f"{path}: output directory {path.parent} does not exist")
         fresh = not append or not path.is_file() or path.stat().st_size == 0
         torn = not fresh and not path.read_bytes().endswith(b"\n")  # a run killed mid-row
-        self.handle = open(path, "a" if not fresh else "w", newline="", encoding="utf-8")
+        try:
+            self.handle = open(path, "a" if not fresh else "w", newline="", encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
         if torn:
             self.handle.write("\n")
         self.writer = csv.writer(self.handle)

@@ -91,6 +91,25 @@ def test_missing_path_and_directory_without_audio(tmp_path, tiny_model):
     assert_clean_failure(run("resynth", SPEECH.parent, tmp_path / "file.txt", "-m", tiny_model), "is a file")
 
 
+def test_lists_and_folders_that_are_not_what_they_should_be(tmp_path, tiny_model):
+    (tmp_path / "notes.txt").write_text("# not a split list\nThis is prose, not a list of audio files.\n")
+    cases = [(["--list", tmp_path / "missing.txt"], "no such file or directory"),
+             (["--list", SPEECH], "cannot be read as a list of paths"),
+             (["--list", tmp_path / "notes.txt"], "none of the 1 files it names exists"),
+             (["--data", tmp_path / "missing"], "no such file or directory")]
+    for args, needle in cases:
+        assert_clean_failure(run("score", "-m", tiny_model, *args, "--workers", "1"), needle)
+    assert_clean_failure(run("train", "--data", tmp_path / "missing", "--out", tmp_path / "m.pt"), "no such directory")
+    assert_clean_failure(run("train", "--train", tmp_path / "notes.txt", "--val", tmp_path / "notes.txt", "--out",
+                             tmp_path / "m.pt"), "none of the 1 files")
+
+
+def test_score_with_a_csv_that_cannot_be_written(tmp_path, tiny_model):
+    (tmp_path / "scores.csv").mkdir()  # a folder where the file should go
+    result = run("score", "-m", tiny_model, "--data", SPEECH.parent, "--csv", tmp_path / "scores.csv", "--workers", "1")
+    assert_clean_failure(result, "scores.csv: cannot write")
+
+
 def test_score_lists_broken_files_and_goes_on(tmp_path, tiny_model, broken):
     data = tmp_path / "data"
     data.mkdir()
