@@ -117,7 +117,12 @@ def parse_atoms(text: str) -> list[int]:
     try:
         for part in filter(None, (p.strip() for p in text.split(","))):
             first, _, last = part.partition("-")
-            atoms.extend(range(int(first), int(last or first) + 1))
+            span = range(int(first), int(last or first) + 1)
+            if not span:
+                raise ValueError(part)  # 5-2: a range that goes down
+            atoms.extend(span)
     except ValueError:
         raise UserError(f"--mute-atoms {text!r}: expected atom numbers such as 3,17,40-42") from None
+    if not atoms:
+        raise UserError(f"--mute-atoms {text!r}: names no atom")
     return atoms

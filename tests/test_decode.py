@@ -69,8 +69,11 @@ def test_mute_atoms_and_their_parsing():
     assert mute_atoms(codes, parse_atoms("0, 2-3")).sum(axis=0).tolist() == [0, 3, 0, 0, 3]
     with pytest.raises(UserError, match="out of range"):
         mute_atoms(codes, [5])
-    with pytest.raises(UserError, match="expected atom numbers"):
-        parse_atoms("3x")
+    for text in ("3x", "5-2", "-3"):  # not a number, a range that goes down, a negative atom
+        with pytest.raises(UserError, match="expected atom numbers"):
+            parse_atoms(text)
+    with pytest.raises(UserError, match="names no atom"):
+        parse_atoms(" , ")
 
 
 def test_decode_into_a_new_folder_takes_the_codes_files_name(tmp_path, tiny_model):
