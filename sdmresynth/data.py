@@ -34,7 +34,7 @@ def read_list(list_file: Path) -> list[Path]:
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{list_file}: cannot be read as a list of paths ({getattr(error, 'reason', None) or error})") from None
+        raise UserError(f"{list_file}: cannot be read as a list of paths ({error})") from None
     paths = [(list_file.parent / line.strip()).resolve() for line in lines if line.strip() and not line.startswith("#")]
     if not paths:
         raise UserError(f"{list_file}: the list names no files")

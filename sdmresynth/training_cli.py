@@ -98,7 +98,7 @@ def run_training(
         console.print(f"[yellow]note[/] {escape(notice)}")
     sets = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as progress:  # no blank line in logs
+                  console=console, transient=True, disable=not console.is_terminal) as progress:
         for name, paths in (("train", train_files), ("val", val_files)):
             task = progress.add_task(f"reading {name} audio", total=len(paths))
             sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers)

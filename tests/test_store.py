@@ -197,7 +197,8 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
 def test_a_store_that_cannot_fit_is_refused_before_any_work(tmp_path, clips, monkeypatch):
     import sdmresynth.store as store_module
 
-    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 5000, 5000))
+    usage = shutil.disk_usage(tmp_path)._replace(free=5000)
+    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda path: usage)
     monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: pytest.fail("a chunk was started"))
     with pytest.raises(UserError, match=r"it needs up to 1 MB and 0 MB is free there"):
         load_frames(clips, StftConfig(), tmp_path / "cache")
