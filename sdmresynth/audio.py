@@ -14,6 +14,8 @@ import soundfile as sf
 from .errors import UserError
 
 MODEL_RATE = 16000
+MIN_SOURCE_RATE = 4000  # below this a file is not speech audio (telephone speech is 8 kHz)
+
 # Output formats by suffix: (soundfile format, subtype). 16-bit PCM where the format has it, Vorbis for OGG.
 OUTPUT_FORMATS = {
     ".wav": ("WAV", "PCM_16"),
@@ -57,6 +59,8 @@ def read_audio(path: str | os.PathLike, target_rate: int = MODEL_RATE) -> Audio:
         raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
     if data.shape[0] == 0:
         raise UserError(f"{path}: contains no audio samples")
+    if rate < MIN_SOURCE_RATE:
+        raise UserError(f"{path}: a sample rate of {rate} Hz is too low for speech (at least {MIN_SOURCE_RATE} Hz)")
     if not np.isfinite(data).all():
         raise UserError(f"{path}: contains NaN or infinite samples")
     notices = []

@@ -162,6 +162,13 @@ def test_odd_signals_give_valid_outputs(tmp_path, tiny_model, name, make):
     assert result.exit_code == 0 and 0 <= json.loads(result.output)["hoyer"] <= 1
 
 
+@pytest.mark.parametrize("rate", [1, 100, 3999])
+def test_a_rate_too_low_for_speech_is_refused(tmp_path, tiny_model, rate):
+    source = tmp_path / "in.wav"
+    sf.write(source, np.random.default_rng(0).uniform(-0.5, 0.5, 4 * rate), rate)
+    assert_clean_failure(run("resynth", source, tmp_path / "out.wav", "-m", tiny_model), f"{rate} Hz is too low")
+
+
 @pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 48000, 96000])
 def test_every_common_rate(tmp_path, tiny_model, rate):
     source = tmp_path / "in.wav"
