@@ -65,7 +65,8 @@ def load_checkpoint(path: Path, kind: str = "model") -> Checkpoint:
     except pickle.UnpicklingError:
         raise UserError(f"{path}: refused: not a plain sdmresynth checkpoint (it would need to run code to load)") from None
     except Exception as error:  # noqa: BLE001 - a damaged file can fail anywhere in the unpickler
-        raise UserError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0][:120]})") from None
+        reason = str(error).splitlines()[0].split(". ")[0][:120]  # torch's first sentence says what failed
+        raise UserError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path}: not an sdmresynth checkpoint")
     version = payload.get("format_version")

@@ -58,13 +58,16 @@ def read_csv(path: Path) -> list[FileScore]:
     if not path.is_file():
         return []
     scores = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            try:
-                metrics = {m: float(row[m]) for m in METRIC_NAMES if row.get(m)}
-                scores.append(FileScore(row["model"], row["file"], metrics, row.get("error") or ""))
-            except (KeyError, TypeError, ValueError):
-                continue
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    metrics = {m: float(row[m]) for m in METRIC_NAMES if row.get(m)}
+                    scores.append(FileScore(row["model"], row["file"], metrics, row.get("error") or ""))
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path}: not a score table that --csv wrote ({error}); give a new --csv file") from None
     return scores
 
 

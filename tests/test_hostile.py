@@ -108,6 +108,10 @@ def test_score_with_a_csv_that_cannot_be_written(tmp_path, tiny_model):
     (tmp_path / "scores.csv").mkdir()  # a folder where the file should go
     result = run("score", "-m", tiny_model, "--data", SPEECH.parent, "--csv", tmp_path / "scores.csv", "--workers", "1")
     assert_clean_failure(result, "scores.csv: cannot write")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 8)  # --resume from a file that is not a score table
+    result = run("score", "-m", tiny_model, "--data", SPEECH.parent, "--csv", tmp_path / "binary.csv", "--resume",
+                 "--workers", "1")
+    assert_clean_failure(result, "not a score table that --csv wrote")
 
 
 def test_score_lists_broken_files_and_goes_on(tmp_path, tiny_model, broken):
