@@ -83,7 +83,9 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--grad-clip", type=click.FloatRange(min=0),
               help="Clip the global gradient norm to this (0: off).  [default: 2000; 0 with --paper-protocol]")
-@click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch's default, all cores).")
+@click.option("--threads", type=click.IntRange(0), default=0, help="CPU threads (0: torch's default, all cores). "
+              "Several runs at once: give each its share of the cores, as runs that each take all cores wait on each "
+              "other's threads (two on two cores: each 4x slower).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Where the frame store lives "
               "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
 @click.option("--no-cache", is_flag=True, help="No frame store: compute the frames and hold them in memory.")
