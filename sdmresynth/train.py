@@ -88,6 +88,8 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
         raise UserError(f"{out}: cannot create its folder ({error.strerror or error})") from None
     if not os.access(out.parent, os.W_OK):
         raise UserError(f"{out}: folder {out.parent} is not writable")
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; --out names the checkpoint file to write, such as {out / 'model.pt'}")
     saved_state = state_path(out)
     if not resume:
         if out.exists():

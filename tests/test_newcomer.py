@@ -79,6 +79,13 @@ def test_train_creates_the_folder_of_out_and_defaults_to_the_recipe(tmp_path):
     assert (saved.metadata["train_config"]["lr"], saved.metadata["train_config"]["grad_clip"]) == (1e-3, 2000.0)
 
 
+def test_train_with_a_folder_for_out_says_what_out_is(tmp_path):
+    from .test_hostile import assert_clean_failure
+
+    assert_clean_failure(run("train", "--data", _corpus(tmp_path), "--out", tmp_path, *TINY, "--max-epochs", "1"),
+                         "is a folder; --out names the checkpoint file to write")
+
+
 def test_paper_protocol_is_one_flag_and_options_still_override_it():
     from sdmresynth.training_cli import configs_from_options
 
