@@ -156,6 +156,8 @@ def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, mod
         return
     source = sources[0]
     target = single_output(source, output, ".codes.npz")
+    if target.suffix.lower() != ".npz":  # decode, numpy and people expect the suffix of what is inside
+        raise UserError(f"{target}: codes are written as an .npz archive: name the output OUT.npz, or a folder DIR/")
     if target.exists() and source.exists() and target.resolve() == source.resolve():
         raise UserError(f"{target}: refusing to overwrite the input")
     if plot:

@@ -37,6 +37,12 @@ def test_encode_writes_codes_and_json_summary(tmp_path, tiny_model):
     assert {"hoyer", "frames", "atoms", "model"} <= set(summary) and summary["atoms"] == 16
 
 
+def test_encode_refuses_an_output_that_is_not_named_npz(tmp_path, tiny_model):
+    result = run("encode", SPEECH, "-o", tmp_path / "codes.txt", "-m", tiny_model)
+    assert result.exit_code == 1 and "codes are written as an .npz archive" in result.output
+    assert not list(tmp_path.iterdir())
+
+
 def test_encode_prints_a_readable_summary(tmp_path, tiny_model):
     result = run("encode", SPEECH, "-o", tmp_path / "c.npz", "-m", tiny_model)
     assert result.exit_code == 0 and "Hoyer" in result.output and "most active atoms" in result.output
