@@ -241,8 +241,8 @@ def _audio_to_audio(job, paths: tuple[str, ...], model_name: str, device: str, w
 @click.option("--model", "-m", "model_name", default=ENHANCE_PRIOR, show_default=True,
               help="The speech prior: a shipped VAE or SDM-VAE's name or a checkpoint path (the default was the best "
               "SDM-VAE prior on the validation split; docs/enhancement.md).")
-@click.option("--noise-rank", type=click.IntRange(1), default=8, show_default=True,
-              help="Atoms R of the noise model (an NMF learned on each recording).")
+@click.option("--noise-rank", type=click.IntRange(1, 513), default=8, show_default=True,
+              help="Atoms R of the noise model (an NMF learned on each recording; at most the 513 frequency bins).")
 @click.option("--iterations", type=click.IntRange(1), default=30, show_default=True, help="EM iterations.")
 @click.option("--code-steps", type=click.IntRange(0), default=5, show_default=True,
               help="Adam steps (lr 0.02) on the codes in each iteration.")
