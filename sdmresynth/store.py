@@ -18,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import time
 from collections import deque
@@ -35,6 +36,9 @@ from .errors import UserError
 from .stft import StftConfig, frame_count
 
 STORE_VERSION = 2
+# What a cache folder holds that is ours (stores, builds, locks, the old single-file caches), named by a store key:
+# `cache --clear` deletes these and nothing else, even in a folder shared with other files.
+OURS = re.compile(r"(store|building)-[0-9a-f]{32}|\.lock-[0-9a-f]{32}|frames-[0-9a-f]{32}\.(npy|json)")
 CHUNK_SECONDS = 300.0  # audio per chunk of work: small enough to balance the workers and resume, large enough to
                        # keep the records few
 
@@ -366,7 +370,7 @@ def list_stores(cache_dir: Path) -> list[dict]:
     entries = []
     if not cache_dir.is_dir():
         return entries
-    for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir() and p.name.startswith(("store-", "building-"))):
+    for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir() and OURS.fullmatch(p.name)):
         size = sum(disk_bytes(f) for f in folder.iterdir() if f.is_file())
         entry = {"name": folder.name, "path": str(folder), "bytes": size, "state": "unfinished", "files": None,
                  "frames": None, "created": None}
@@ -389,7 +393,7 @@ def clear_stores(cache_dir: Path) -> int:
         freed += entry["bytes"]
         shutil.rmtree(entry["path"], ignore_errors=True)
     if cache_dir.is_dir():
-        for old in [*cache_dir.glob(".lock-*"), *cache_dir.glob("frames-*.npy"), *cache_dir.glob("frames-*.json")]:
+        for old in [p for p in cache_dir.iterdir() if p.is_file() and OURS.fullmatch(p.name)]:
             freed += old.stat().st_size
             old.unlink()
     return freed

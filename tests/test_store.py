@@ -284,8 +284,13 @@ def test_cache_command_lists_and_clears(tmp_path, clips):
     (store,) = listing["stores"]
     assert store["state"] == "complete" and store["files"] == 6 and store["bytes"] > 0
     assert "1 store(s)" in run("cache", "--cache-dir", cache).output
+    theirs = [cache / "store-of-photos", cache / "frames-mine.npy", cache / "notes.txt"]  # a shared folder's other files
+    theirs[0].mkdir()
+    for path in theirs[1:]:
+        path.write_text("not ours")
     assert "freed" in run("cache", "--cache-dir", cache, "--clear").output
     assert json.loads(run("cache", "--cache-dir", cache, "--json").output)["stores"] == []
+    assert sorted(cache.iterdir()) == sorted(theirs)  # the store and its lock are gone, nothing else
 
 
 def test_prefetching_yields_the_same_batches_in_order():
