@@ -158,7 +158,7 @@ def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, mod
     target = single_output(source, output, ".codes.npz")
     if target.suffix.lower() != ".npz":  # decode, numpy and people expect the suffix of what is inside
         raise UserError(f"{target}: codes are written as an .npz archive: name the output OUT.npz, or a folder DIR/")
-    if target.exists() and source.exists() and target.resolve() == source.resolve():
+    if _same_file(target, source):
         raise UserError(f"{target}: refusing to overwrite the input")
     if plot:
         from .plots import require_matplotlib
@@ -199,6 +199,11 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
     _audio_to_audio(resynthesise_job, paths, model_name, device, workers, overwrite, keep_rate=keep_rate)
 
 
+def _same_file(output: Path, source: Path) -> bool:
+    """Whether writing output would replace source."""
+    return output.exists() and source.exists() and output.resolve() == source.resolve()
+
+
 def _audio_to_audio(job, paths: tuple[str, ...], model_name: str, device: str, workers: int, overwrite: bool,
                     single_progress: str = "", **options) -> None:
     """SOURCE... TARGET commands (resynth, enhance): one file, or a batch over files and folders. single_progress
@@ -217,7 +222,7 @@ def _audio_to_audio(job, paths: tuple[str, ...], model_name: str, device: str, w
     source = sources[0]
     check_audio_target(target)
     output = single_output(source, target, ".wav")
-    if output.exists() and source.exists() and output.resolve() == source.resolve() and not overwrite:
+    if not overwrite and _same_file(output, source):
         raise UserError(f"{output}: is the input file; pass --overwrite to replace it")
     loaded = load_model(model_name, device)
     if single_progress:
@@ -293,8 +298,9 @@ def enhance(paths: tuple[str, ...], model_name: str, noise_rank: int, iterations
 @click.option("--model", "-m", "model_name", help="The model that made the codes (default: the one the codes file "
               "names; a checkpoint path if it is not shipped).")
 @DEVICE
+@click.option("--overwrite", is_flag=True, help="Allow OUT to be the --phase-from recording.")
 def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int | None, mute_atoms: str | None,
-           iterations: int, model_name: str | None, device: str) -> None:
+           iterations: int, model_name: str | None, device: str, overwrite: bool) -> None:
     """Turn codes that `encode` wrote (edited or not) back into sound, written to OUT (.wav, .flac, .ogg, .aiff;
     a folder receives the codes file's name with .wav).
 
@@ -306,6 +312,8 @@ def decode(codes_file: Path, target: str, phase_from: Path | None, keep_top: int
     check_audio_target(target)
     stem = codes_file.name.removesuffix(".npz").removesuffix(".codes")
     output = single_output(codes_file, target, ".wav", stem=stem)
+    if phase_from and not overwrite and _same_file(output, phase_from):
+        raise UserError(f"{output}: is the recording given to --phase-from; pass --overwrite to replace it")
     notices, summary = decode_file(codes_file, output, phase_from, keep_top, mute_atoms, iterations, model_name,
                                    device)
     _print_notices(notices)

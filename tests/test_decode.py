@@ -1,5 +1,7 @@
 """decode: codes back to sound, with the input's phase or a reconstructed one, after editing the codes."""
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -82,6 +84,17 @@ def test_decode_into_a_new_folder_takes_the_codes_files_name(tmp_path, tiny_mode
     result = run("decode", codes, f"{tmp_path / 'sound'}/", "--phase-from", SPEECH, "--iterations", "2")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "sound" / "clip.wav").is_file()
+
+
+def test_decode_never_replaces_the_phase_recording_unless_asked(tmp_path, tiny_model):
+    recording, codes = tmp_path / "take.wav", tmp_path / "take.codes.npz"
+    shutil.copy(SPEECH, recording)
+    assert run("encode", recording, "-o", codes, "-m", tiny_model).exit_code == 0
+    original = recording.read_bytes()
+    assert_clean_failure(run("decode", codes, recording, "--phase-from", recording), "pass --overwrite to replace it")
+    assert recording.read_bytes() == original
+    assert run("decode", codes, recording, "--phase-from", recording, "--overwrite").exit_code == 0
+    assert recording.read_bytes() != original
 
 
 def test_editing_the_codes_changes_the_sound(tmp_path, tiny_model):
