@@ -402,7 +402,8 @@ def model_type_label(info: dict) -> str:
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write per-file rows to this CSV "
               "(appended as files finish).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run recorded in --csv: scored files are kept.")
-@click.option("--out-dir", type=click.Path(path_type=Path), help="Also write each resynthesis here.")
+@click.option("--out-dir", type=click.Path(path_type=Path), help="Also write each resynthesis here: DIR/MODEL/ and "
+              "the file's path below the inputs' common folder, as .wav.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the Table-1 results page (docs/results.md).")
 @click.option("--plot", type=click.Path(path_type=Path), help="Draw per-model metric distributions to this PNG "
               "(needs matplotlib).")

@@ -41,8 +41,9 @@ class ModelSummary:
     atoms: int | None = None
 
 
-def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | None = None) -> FileScore:
-    """Analyse, encode, resynthesise and score one file against its peak-normalised 16 kHz input."""
+def score_one(model_name: str, path: str, device: str = "cpu", output: str | None = None) -> FileScore:
+    """Analyse, encode, resynthesise and score one file against its peak-normalised 16 kHz input; the resynthesis
+    is written to `output` if given."""
     from .api import load_model, read_audio, resynthesise_with_codes, write_audio
     from .audio import peak_level
 
@@ -55,10 +56,9 @@ def score_one(model_name: str, path: str, device: str = "cpu", out_dir: str | No
         estimate, encoding = resynthesise_with_codes(loaded, reference)
         metrics = quality_metrics(reference, estimate)
         metrics["hoyer"] = float(encoding.hoyer.mean())
-        if out_dir:
-            target = Path(out_dir) / loaded.name / (Path(path).stem + ".wav")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_audio(target, estimate, audio.sample_rate)
+        if output:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            write_audio(output, estimate, audio.sample_rate)
     except (UserError, ValueError) as error:
         return FileScore(loaded.name, path, error=str(error))
     return FileScore(loaded.name, path, metrics)
@@ -92,8 +92,9 @@ def score_files(
     from .pretrained import resolve_model
 
     names = {m: resolve_model(m)[0] for m in models}
-    jobs = [(m, str(f), device, str(out_dir) if out_dir else None) for m in models for f in files
-            if (names[m], str(f)) not in done]
+    outputs = _outputs(files, out_dir)
+    jobs = [(m, str(f), device, str(Path(out_dir, names[m], outputs[f])) if out_dir else None)
+            for m in models for f in files if (names[m], str(f)) not in done]
     jobs.sort(key=lambda job: -_size(job[1]))  # stable: each file's models stay in the given order
     workers = worker_count(workers, len(jobs))
     start_server(workers)
@@ -103,6 +104,15 @@ def score_files(
         return _collect((score_one(*job) for job in jobs), on_result)
     with worker_pool(workers) as pool:
         return _collect(pool.map(score_one, *zip(*jobs), chunksize=1), on_result)
+
+
+def _outputs(files: list[Path], out_dir: Path | None) -> dict[Path, Path]:
+    """Each file's resynthesis under a model's folder in out_dir: its path below the files' common folder, as .wav
+    (so that a/x.wav and b/x.wav stay two files)."""
+    if not out_dir or not files:
+        return {}
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    return {f: Path(os.path.relpath(os.path.abspath(f), root)).with_suffix(".wav") for f in files}
 
 
 def _size(path: str) -> int:

@@ -242,3 +242,16 @@ def test_score_in_two_workers_largest_file_first_models_in_given_order(tmp_path,
     assert [m["name"] for m in payload["models"]] == ["another", "tiny"]
     files = [line.split(",")[1] for line in rows.read_text().splitlines()[1:]]
     assert [f.endswith("b_long.wav") for f in files] == [True, True, False, False]
+
+
+def test_score_out_dir_keeps_files_of_the_same_name_apart(tmp_path, tiny_model):
+    for folder, clip in (("a", SPEECH), ("b", COMMAND)):
+        (tmp_path / folder).mkdir()
+        shutil.copy(clip, tmp_path / folder / "x.wav")
+    (tmp_path / "list.txt").write_text("a/x.wav\nb/x.wav\n")
+    result = run("score", "-m", tiny_model, "--list", tmp_path / "list.txt", "--out-dir", tmp_path / "out",
+                 "--workers", "1")
+    assert result.exit_code == 0, result.output
+    written = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.wav"))
+    assert [p.parts[1:] for p in written] == [("a", "x.wav"), ("b", "x.wav")]
+    assert sf.info(tmp_path / "out" / written[0]).frames != sf.info(tmp_path / "out" / written[1]).frames
