@@ -59,7 +59,10 @@ def gather_files(data: Path | None, train_lists: tuple[Path, ...],
             raise UserError("--train needs --val (a speaker-disjoint validation list)")
         train = [p for lst in train_lists for p in read_list(lst)]
         val = [p for lst in val_lists for p in read_list(lst)]
-        return train, val, []
+        shared = len(set(val) & set(train))
+        notices = [f"{shared} of the {len(val)} validation files are also training files: the validation loss that "
+                   "chooses the best epoch and stops training will flatter the model"] if shared else []
+        return train, val, notices
     if data is None:
         raise UserError("give --data DIR or --train LIST --val LIST")
     files = find_audio(data)

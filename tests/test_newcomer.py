@@ -86,6 +86,19 @@ def test_train_with_a_folder_for_out_says_what_out_is(tmp_path):
                          "is a folder; --out names the checkpoint file to write")
 
 
+def test_train_says_when_validation_files_are_also_training_files(tmp_path):
+    _corpus(tmp_path)
+    both, val = tmp_path / "both.txt", tmp_path / "val.txt"
+    both.write_text("corpus/s1/" + SPEECH.name + "\ncorpus/s2/" + COMMAND.name + "\n")
+    val.write_text("corpus/s2/" + COMMAND.name + "\n")
+    result = run("train", "--train", both, "--val", val, "--out", tmp_path / "m.pt", *TINY, "--max-epochs", "1")
+    assert result.exit_code == 0 and "1 of the 1 validation files are also training files" in result.output
+    disjoint = tmp_path / "train.txt"
+    disjoint.write_text("corpus/s1/" + SPEECH.name + "\n")
+    result = run("train", "--train", disjoint, "--val", val, "--out", tmp_path / "o.pt", *TINY, "--max-epochs", "1")
+    assert result.exit_code == 0 and "also training files" not in result.output
+
+
 def test_paper_protocol_is_one_flag_and_options_still_override_it():
     from sdmresynth.training_cli import configs_from_options
 
