@@ -23,14 +23,24 @@ def _with_magnitude(magnitude: np.ndarray, spec: np.ndarray) -> np.ndarray:
 
 
 def griffin_lim(magnitude: np.ndarray, length: int, iterations: int = GRIFFIN_LIM_ITERATIONS,
-                momentum: float = MOMENTUM, seed: int = 0, cfg: StftConfig = StftConfig()) -> np.ndarray:
-    """A signal (length,) whose STFT magnitude approximates magnitude (T, F), from a seeded random phase."""
+                momentum: float = MOMENTUM, seed: int = 0, cfg: StftConfig = StftConfig(),
+                block: int = 1024) -> np.ndarray:
+    """A signal (length,) whose STFT magnitude approximates magnitude (T, F), from a seeded random phase.
+
+    Each step's transforms run `block` frames at a time: what a long file holds is the estimate and the previous
+    consistent spectrogram (with the magnitude and the signal), not the several whole-spectrogram temporaries of a
+    step."""
     rng = np.random.default_rng(seed)
-    estimate = _with_magnitude(magnitude, np.exp(2j * np.pi * rng.random(magnitude.shape)))
+    blocks = [slice(start, start + block) for start in range(0, len(magnitude), block)]
+    estimate = np.empty(magnitude.shape, dtype=complex)
+    for part in blocks:  # the same random phases as one draw of the whole shape
+        estimate[part] = _with_magnitude(magnitude[part], np.exp(2j * np.pi * rng.random(magnitude[part].shape)))
     previous = np.zeros_like(estimate)
     for _ in range(iterations):
-        consistent = stft(istft(estimate, length, cfg), cfg)
-        accelerated = consistent + momentum * (consistent - previous)
-        previous = consistent
-        estimate = _with_magnitude(magnitude, accelerated)
-    return istft(estimate, length, cfg)
+        signal = istft(estimate, length, cfg, block)
+        for part in blocks:
+            consistent = stft(signal, cfg, part.start, part.start + len(estimate[part]))
+            accelerated = consistent + momentum * (consistent - previous[part])
+            previous[part] = consistent
+            estimate[part] = _with_magnitude(magnitude[part], accelerated)
+    return istft(estimate, length, cfg, block)

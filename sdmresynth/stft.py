@@ -135,7 +135,9 @@ class OverlapAdd:
         return block[0, lo:hi] / block[1, lo:hi]
 
 
-def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig()) -> np.ndarray:
-    """Least-squares inverse STFT of (frames, n_bins) -> (length,) float64."""
+def istft(spec: np.ndarray, length: int, cfg: StftConfig = StftConfig(), block: int = 1024) -> np.ndarray:
+    """Least-squares inverse STFT of (frames, n_bins) -> (length,) float64, `block` frames at a time (the frames'
+    inverse transforms never exist whole: twice the spectrogram's memory for a long file)."""
     ola = OverlapAdd(length, cfg)
-    return np.concatenate([ola.push(spec), ola.finish()])
+    return np.concatenate([*(ola.push(spec[start : start + block]) for start in range(0, len(spec), block)),
+                           ola.finish()])

@@ -52,6 +52,25 @@ def test_fast_griffin_lim_recovers_intelligible_speech(speech):
     assert stoi(reference, rebuilt, 16000) >= 0.85
 
 
+def test_griffin_lim_in_blocks_is_the_whole_computation_with_bounded_memory(speech):
+    import tracemalloc
+
+    from sdmresynth.phase import griffin_lim
+    from sdmresynth.stft import stft
+
+    magnitude = np.abs(stft(speech))
+    whole = griffin_lim(magnitude, len(speech), 5, block=len(magnitude))
+    np.testing.assert_allclose(griffin_lim(magnitude, len(speech), 5, block=7), whole, rtol=0, atol=1e-12)
+    long = np.abs(stft(np.random.default_rng(0).standard_normal(16000 * 60)))
+    tracemalloc.start()
+    try:
+        griffin_lim(long, 16000 * 60, 2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3.5 * long.size * 16  # the estimate and the previous step's spectrogram; whole steps took 5x
+
+
 def test_decode_without_phase_has_the_length_and_level(tmp_path, loaded, speech):
     codes = sdm.encode(loaded, speech).codes
     out = sdm.decode_codes(loaded, codes, len(speech), peak=0.5, iterations=5)
