@@ -31,7 +31,8 @@ def griffin_lim(magnitude: np.ndarray, length: int, iterations: int = GRIFFIN_LI
     consistent spectrogram (with the magnitude and the signal), not the several whole-spectrogram temporaries of a
     step."""
     rng = np.random.default_rng(seed)
-    blocks = [slice(start, start + block) for start in range(0, len(magnitude), block)]
+    frames = len(magnitude)
+    blocks = [slice(start, min(start + block, frames)) for start in range(0, frames, block)]
     estimate = np.empty(magnitude.shape, dtype=complex)
     for part in blocks:  # the same random phases as one draw of the whole shape
         estimate[part] = _with_magnitude(magnitude[part], np.exp(2j * np.pi * rng.random(magnitude[part].shape)))
@@ -39,7 +40,7 @@ def griffin_lim(magnitude: np.ndarray, length: int, iterations: int = GRIFFIN_LI
     for _ in range(iterations):
         signal = istft(estimate, length, cfg, block)
         for part in blocks:
-            consistent = stft(signal, cfg, part.start, part.start + len(estimate[part]))
+            consistent = stft(signal, cfg, part.start, part.stop)
             accelerated = consistent + momentum * (consistent - previous[part])
             previous[part] = consistent
             estimate[part] = _with_magnitude(magnitude[part], accelerated)
