@@ -71,6 +71,17 @@ def load_model(name_or_path: str = "sdm-vae", device: str = "auto") -> LoadedMod
     return LoadedModel(model, name, path, checkpoint.metadata, target, file_sha256(path))
 
 
+def _mono(samples: np.ndarray) -> np.ndarray:
+    """samples as a 1-D array of finite numbers; a ValueError that says what is wrong otherwise."""
+    array = np.asarray(samples)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.number):
+        hint = " (mix the channels first: samples.mean(axis=1))" if array.ndim == 2 else ""
+        raise ValueError(f"samples: expected a mono signal of numbers, shape (n,), got {array.dtype} {array.shape}{hint}")
+    if not np.isfinite(array).all():
+        raise ValueError("samples: contains NaN or infinite values")
+    return array
+
+
 def _blocks(samples: np.ndarray, block_frames: int):
     """(spec, power) of the peak-normalised signal, block_frames frames at a time: (T, F) each."""
     scale = peak_level(samples)
@@ -88,7 +99,7 @@ def encode(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_F
     """Codes of a 16 kHz signal (n,), computed block_frames frames at a time."""
     codes, latents = [], []
     with torch.no_grad():
-        for _, power in _blocks(samples, block_frames):
+        for _, power in _blocks(_mono(samples), block_frames):
             code = loaded.model.codes(_to_tensor(loaded, power))
             codes.append(code.cpu().numpy())
             latents.append(loaded.model.to_latent(code).cpu().numpy())
@@ -170,6 +181,7 @@ def _block_by_block(samples: np.ndarray, block_frames: int, spectrum: Callable[[
                     ) -> np.ndarray:
     """iSTFT of spectrum(spec, power) for each block of the peak-normalised STFT, at the input's level and length;
     float32 for float32 input, float64 otherwise. Memory stays bounded however long the signal."""
+    samples = _mono(samples)
     out = np.empty(len(samples), dtype=np.result_type(samples.dtype, np.float32))
     ola = OverlapAdd(len(samples), STFT)
     filled = 0

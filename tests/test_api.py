@@ -57,3 +57,12 @@ def test_cuda_request_without_a_gpu_is_a_clear_error(tiny_model, monkeypatch):
         sdm.load_model(str(tiny_model), device="cuda")
     assert "device 'cuda'" in str(error.value) and "--device" not in str(error.value)  # the caller's argument
     assert sdm.load_model(str(tiny_model), device="auto").device.type == "cpu"
+
+
+@pytest.mark.parametrize("samples, message", [(np.zeros((1600, 2)), "mix the channels first"),
+                                              (np.array(["a", "b"]), "a mono signal of numbers"),
+                                              (np.full(1600, np.nan), "NaN or infinite")])
+def test_signals_the_library_cannot_take_are_a_clear_value_error(loaded, samples, message):
+    for function in (sdm.resynthesise, sdm.encode, sdm.enhance):
+        with pytest.raises(ValueError, match=message):
+            function(loaded, samples)
