@@ -71,14 +71,14 @@ def load_model(name_or_path: str = "sdm-vae", device: str = "auto") -> LoadedMod
     return LoadedModel(model, name, path, checkpoint.metadata, target, file_sha256(path))
 
 
-def _mono(samples: np.ndarray) -> np.ndarray:
+def _mono(samples: np.ndarray, name: str = "samples") -> np.ndarray:
     """samples as a 1-D array of finite numbers; a ValueError that says what is wrong otherwise."""
     array = np.asarray(samples)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.number):
-        hint = " (mix the channels first: samples.mean(axis=1))" if array.ndim == 2 else ""
-        raise ValueError(f"samples: expected a mono signal of numbers, shape (n,), got {array.dtype} {array.shape}{hint}")
+        hint = f" (mix the channels first: {name}.mean(axis=1))" if array.ndim == 2 else ""
+        raise ValueError(f"{name}: expected a mono signal of numbers, shape (n,), got {array.dtype} {array.shape}{hint}")
     if not np.isfinite(array).all():
-        raise ValueError("samples: contains NaN or infinite values")
+        raise ValueError(f"{name}: contains NaN or infinite values")
     return array
 
 
@@ -108,6 +108,9 @@ def encode(loaded: LoadedModel, samples: np.ndarray, block_frames: int = BLOCK_F
 
 def decode(loaded: LoadedModel, z: np.ndarray) -> np.ndarray:
     """Variances sigma^2 (T, F) for latents z (T, L)."""
+    latent_dim = loaded.model.config.latent_dim
+    if np.ndim(z) != 2 or np.shape(z)[1] != latent_dim:
+        raise ValueError(f"z: expected (frames, {latent_dim}), got {np.shape(z)}")
     with torch.no_grad():
         return loaded.model.decode(_to_tensor(loaded, z)).exp().cpu().numpy()
 
@@ -122,9 +125,11 @@ def decode_codes(loaded: LoadedModel, codes: np.ndarray, length: int, peak: floa
     """
     if codes.ndim != 2 or codes.shape[1] != loaded.model.config.code_dim:
         raise ValueError(f"codes: expected (frames, {loaded.model.config.code_dim}), got {codes.shape}")
+    if not np.isfinite(codes).all():
+        raise ValueError("codes: contain NaN or infinite values")
     if len(codes) != frame_count(length, STFT):
         raise ValueError(f"codes: {len(codes)} frames do not fit {length} samples ({frame_count(length, STFT)})")
-    if phase_from is not None and len(phase_from) != length:
+    if phase_from is not None and len(_mono(phase_from, "phase_from")) != length:
         raise ValueError(f"phase_from: {len(phase_from)} samples, the codes are of {length}")
     def magnitudes(start: int) -> np.ndarray:
         code = _to_tensor(loaded, codes[start : start + block_frames])

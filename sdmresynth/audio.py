@@ -120,6 +120,10 @@ def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) 
     Ogg Vorbis); returns how many samples were clipped."""
     path = Path(path)
     file_format, subtype = output_format(path)
+    if sample_rate <= 0:
+        raise UserError(f"{path}: not written: a sample rate of {sample_rate} Hz")
+    if not np.isfinite(samples).all():
+        raise UserError(f"{path}: not written: the samples contain NaN or infinite values")
     clipped = int(np.count_nonzero(samples > 1.0) + np.count_nonzero(samples < -1.0))
     if clipped:
         samples = np.clip(samples, -1.0, 1.0)

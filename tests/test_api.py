@@ -66,3 +66,23 @@ def test_signals_the_library_cannot_take_are_a_clear_value_error(loaded, samples
     for function in (sdm.resynthesise, sdm.encode, sdm.enhance):
         with pytest.raises(ValueError, match=message):
             function(loaded, samples)
+
+
+def test_decoding_checks_its_inputs(loaded):
+    latent, atoms = loaded.model.config.latent_dim, loaded.model.config.code_dim
+    with pytest.raises(ValueError, match=rf"z: expected \(frames, {latent}\)"):
+        sdm.decode(loaded, np.zeros((10, latent + 1)))
+    with pytest.raises(ValueError, match="codes: contain NaN"):
+        sdm.decode_codes(loaded, np.full((64, atoms), np.nan), 16000)
+    with pytest.raises(ValueError, match="phase_from: expected a mono signal"):
+        sdm.decode_codes(loaded, np.zeros((64, atoms)), 16000, phase_from=np.zeros((16000, 2)))
+
+
+def test_write_audio_refuses_what_it_cannot_write_and_leaves_nothing(tmp_path):
+    from sdmresynth.errors import UserError
+
+    with pytest.raises(UserError, match="NaN or infinite"):
+        sdm.write_audio(tmp_path / "out.wav", np.full(100, np.nan), 16000)
+    with pytest.raises(UserError, match="a sample rate of 0 Hz"):
+        sdm.write_audio(tmp_path / "out.wav", np.zeros(100), 0)
+    assert not list(tmp_path.iterdir())
