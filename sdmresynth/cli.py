@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .errors import UserError
 
@@ -101,8 +102,11 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
     from rich.console import Console
 
     from .data import default_cache_dir
-    from .training_cli import configs_from_options, gather_files, run_training
+    from .training_cli import check_options_apply, configs_from_options, gather_files, run_training
 
+    context = click.get_current_context()
+    given = {name for name in settings if context.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    check_options_apply(settings["model_type"], given)
     model_config, train_config = configs_from_options(settings)
     files = gather_files(data, train_lists, val_lists)
     sources = ({"train": [str(p) for p in train_lists], "val": [str(p) for p in val_lists]} if train_lists

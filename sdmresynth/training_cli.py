@@ -23,6 +23,20 @@ RECIPE = {"input_transform": "log", "standardise_input": True, "lr": 1e-3, "grad
 PAPER_PROTOCOL = {"input_transform": "power", "standardise_input": False, "lr": 1e-4, "grad_clip": 0.0}
 
 
+# Options that only one kind of model has: given to another, they would be ignored without a word.
+ONLY_FOR = {"sdm-vae": ("dictionary", "atoms"),
+            "vsc": ("alpha", "pseudo_inputs", "selector_sharpness", "selector_anneal", "slab_warmup")}
+
+
+def check_options_apply(model_type: str, given: set[str]) -> None:
+    """Refuse options given on the command line that the model type does not have."""
+    for owner, names in ONLY_FOR.items():
+        stray = [name for name in names if name in given and model_type != owner]
+        if stray:
+            flags = ", ".join("--" + name.replace("_", "-") for name in stray)
+            raise UserError(f"{flags}: only for --model-type {owner}, not {model_type}")
+
+
 def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
     """The model and training configurations from `sdmresynth train`'s options."""
     defaults = PAPER_PROTOCOL if options.get("paper_protocol") else RECIPE
@@ -126,8 +140,10 @@ def run_training(
 
     def on_epoch(report: EpochReport) -> None:
         saved_epochs.append(report.epoch)
+        best = (f"best {report.best_val_loss:10.3f} (epoch {report.best_epoch})" if report.best_epoch
+                else "best    warm-up (not compared)")
         console.print(f"epoch {report.epoch:4d}  train {report.train_loss:10.3f}  val {report.val_loss:10.3f}  "
-                      f"best {report.best_val_loss:10.3f} (epoch {report.best_epoch})  {report.seconds:5.1f}s")
+                      f"{best}  {report.seconds:5.1f}s")
 
     with Progress(TextColumn("epoch steps"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
                   disable=not console.is_terminal) as progress:
@@ -145,5 +161,7 @@ def run_training(
                 raise UserError(f"interrupted; epoch {saved_epochs[-1]} is saved in {state_path(out)}: rerun with "
                                 "--resume to continue") from None
             raise UserError("interrupted in epoch 1: no epoch finished, nothing was saved") from None
-    console.print(f"done: {state.epoch} epochs ({state.stopped}), best validation loss {state.best_val_loss:.3f} "
-                  f"at epoch {state.best_epoch}, {state.seconds / 60:.1f} min; wrote {escape(str(out))}")
+    best = (f"best validation loss {state.best_val_loss:.3f} at epoch {state.best_epoch}" if state.best_epoch else
+            "all within the warm-up, whose losses are not compared: the last epoch's weights")
+    console.print(f"done: {state.epoch} epochs ({state.stopped}), {best}, {state.seconds / 60:.1f} min; "
+                  f"wrote {escape(str(out))}")

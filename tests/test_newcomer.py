@@ -99,6 +99,26 @@ def test_train_says_when_validation_files_are_also_training_files(tmp_path):
     assert result.exit_code == 0 and "also training files" not in result.output
 
 
+@pytest.mark.parametrize("model_type, options, refused", [
+    ("vae", ["-K", "32"], "--atoms: only for --model-type sdm-vae"),
+    ("vae", ["--alpha", "0.1", "--pseudo-inputs", "3"], "--alpha, --pseudo-inputs: only for --model-type vsc"),
+    ("vsc", ["--dictionary", "learned"], "--dictionary: only for --model-type sdm-vae"),
+    ("sdm-vae", ["--slab-warmup", "0", "0"], "--slab-warmup: only for --model-type vsc")])
+def test_train_refuses_options_the_model_type_does_not_have(tmp_path, model_type, options, refused):
+    from .test_hostile import assert_clean_failure
+
+    args = ["train", "--data", _corpus(tmp_path), "--out", tmp_path / "m.pt", "--model-type", model_type, "-L", "8",
+            "--hidden-dim", "16", "--no-cache", "--max-epochs", "1"]
+    assert_clean_failure(run(*args, *options), refused)
+
+
+def test_a_vsc_run_that_ends_within_its_warm_up_says_so(tmp_path):
+    args = ["train", "--data", _corpus(tmp_path), "--out", tmp_path / "m.pt", "--model-type", "vsc", "-L", "8",
+            "--hidden-dim", "16", "--no-cache", "--max-epochs", "1"]
+    result = run(*args)
+    assert result.exit_code == 0 and "all within the warm-up" in result.output and "inf" not in result.output
+
+
 def test_paper_protocol_is_one_flag_and_options_still_override_it():
     from sdmresynth.training_cli import configs_from_options
 
