@@ -9,7 +9,8 @@ runs of each alternate and each side's fastest epoch counts, since a shared mach
 difference measured (one-epoch runs in a row gave 0.76x to 1.02x for the same code). On the CPU or, with
 --device cuda, on a GPU (batches through pinned memory and the prefetch thread).
 
-    python benchmarks/bench_scale.py [--copies 1 4 12] [--build-workers 1 2] [--device cuda] [--train-list L] [--json]
+    python benchmarks/bench_scale.py [--copies 1 4 12] [--build-workers 1 2] [--device cuda] [--train-list L]
+                                     [--frame-precision bfloat16] [--json]
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 from sdmresynth.data import load_frames, read_list
 from sdmresynth.stft import StftConfig
 started = time.perf_counter()
-frames = load_frames(read_list(Path(sys.argv[1])), StftConfig(), Path(sys.argv[2]), workers=int(sys.argv[3])).frames
+frames = load_frames(read_list(Path(sys.argv[1])), StftConfig(), Path(sys.argv[2]), workers=int(sys.argv[3]),
+                     precision=sys.argv[4]).frames
 print(len(frames), time.perf_counter() - started)
 """
 
@@ -87,13 +89,15 @@ def run_measured(command: list[str]) -> tuple[str, float, float]:
     return text, time.perf_counter() - started, peak / 1024
 
 
-def train_epoch(listing: Path, val: Path, cache: Path | None, out: Path, device: str, epochs: int = 1) -> dict:
+def train_epoch(listing: Path, val: Path, cache: Path | None, out: Path, device: str, precision: str,
+                epochs: int = 1) -> dict:
     """`epochs` epochs of sdmresynth train: peak memory, and frames per second of the fastest epoch (the one least
     disturbed by whatever else the machine runs)."""
     storage = ["--cache-dir", str(cache)] if cache else ["--no-cache"]
     text, seconds, peak = run_measured([
         sys.executable, "-m", "sdmresynth.cli", "train", "--train", str(listing), "--val", str(val), "--out", str(out),
-        "-L", "64", "-K", "64", "--max-epochs", str(epochs), "--threads", "1", "--workers", "1", "--device", device, *storage])
+        "-L", "64", "-K", "64", "--max-epochs", str(epochs), "--threads", "1", "--workers", "1", "--device", device,
+        "--frame-precision", precision, *storage])
     frames = int(re.search(r"train: \d+ files, (\d+) frames", text).group(1))
     epoch_seconds = min(float(seconds) for seconds in re.findall(r"^epoch +\d+ .* ([\d.]+)s$", text, re.M))
     out.unlink()
@@ -107,16 +111,19 @@ def _best(runs: list[dict]) -> dict:
     return max(runs, key=lambda run: run["frames_per_s"]) | {"peak_mb": max(run["peak_mb"] for run in runs)}
 
 
-def build_store(listing: Path, cache: Path, workers: int) -> float:
-    done = subprocess.run([sys.executable, "-c", BUILD, str(listing), str(cache), str(workers)], capture_output=True,
-                          text=True, check=True)
+def build_store(listing: Path, cache: Path, workers: int, precision: str) -> float:
+    done = subprocess.run([sys.executable, "-c", BUILD, str(listing), str(cache), str(workers), precision],
+                          capture_output=True, text=True, check=True)
     return float(done.stdout.split()[1])
 
 
-def build_times(listing: Path, folder: Path, count: int, workers: list[int]) -> dict:
-    """Seconds to build the store of `listing` with each number of workers (and the 1-to-2 speed-up)."""
-    builds = {n: build_store(listing, folder / f"cache-{count}x-{n}w", n) for n in workers}
-    row = {f"build_{n}_workers_s": round(t, 1) for n, t in builds.items()}
+def build_times(listing: Path, folder: Path, count: int, workers: list[int], precision: str) -> dict:
+    """Seconds to build the store of `listing` with each number of workers (and the 1-to-2 speed-up), and its size."""
+    from sdmresynth.data import cache_size
+
+    builds = {n: build_store(listing, folder / f"cache-{count}x-{n}w", n, precision) for n in workers}
+    row = {"store_mb": round(cache_size(folder / f"cache-{count}x-{workers[0]}w") / 1e6)}
+    row |= {f"build_{n}_workers_s": round(t, 1) for n, t in builds.items()}
     if {1, 2} <= builds.keys():
         row["build_speed_up"] = round(builds[1] / builds[2], 2)
     return row
@@ -127,13 +134,13 @@ def training(listing: Path, val: Path, cache: Path, out: Path, args: argparse.Na
     and from memory, each side's fastest epoch counting."""
     row = {}
     if compare:
-        runs = [train_epoch(listing, val, source, out, args.device, args.epochs)
+        runs = [train_epoch(listing, val, source, out, args.device, args.frame_precision, args.epochs)
                 for _ in range(args.rounds) for source in (cache, None)]
         store, memory = (_best(runs[0::2]), _best(runs[1::2]))
         row |= {"memory_peak_mb": memory["peak_mb"], "memory_frames_per_s": memory["frames_per_s"],
                 "store_vs_memory": round(store["frames_per_s"] / memory["frames_per_s"], 2)}
     else:
-        store = train_epoch(listing, val, cache, out, args.device)
+        store = train_epoch(listing, val, cache, out, args.device, args.frame_precision)
     return row | {"frames": store["frames"], "hours": round(store["frames"] * 256 / 16000 / 3600, 2),
                   "store_peak_mb": store["peak_mb"], "store_frames_per_s": store["frames_per_s"]}
 
@@ -146,6 +153,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating store and memory runs of that comparison")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the training epochs run")
     parser.add_argument("--train-list", type=Path, default=TRAIN_LIST, help="the files a corpus copy lists")
+    parser.add_argument("--frame-precision", default="float32", choices=["float32", "bfloat16"],
+                        help="how the store keeps the frames (both sides of the store-vs-memory comparison use it)")
     parser.add_argument("--build-only", action="store_true", help="time the store builds alone (no training)")
     parser.add_argument("--quick", action="store_true", help="a few clips, for CI: numbers are not meaningful")
     parser.add_argument("--json", action="store_true")
@@ -160,7 +169,7 @@ def main() -> None:
         val = corpus(folder / "val", files[:2], 1)
         for count in copies:
             listing = corpus(folder, files, count)
-            row = {"corpus": f"{count}x", **build_times(listing, folder, count, args.build_workers)}
+            row = {"corpus": f"{count}x", **build_times(listing, folder, count, args.build_workers, args.frame_precision)}
             if not args.build_only:
                 cache = folder / f"cache-{count}x-{args.build_workers[-1]}w"
                 row |= training(listing, val, cache, folder / "m.pt", args, compare=count == copies[0])
@@ -171,9 +180,10 @@ def main() -> None:
         "peak_above_smallest_mb": {r["corpus"]: r["store_peak_mb"] - rows[0]["store_peak_mb"] for r in rows}}
     extra["targets"] = "peak <= 1500 MB and <= smallest + 300 MB; store >= 0.9x memory; build speed-up >= 1.7"
     if args.json:
-        print(json.dumps({"benchmark": "bench_scale", "machine": machine(), "device": args.device, "rows": rows, **extra}))
+        print(json.dumps({"benchmark": "bench_scale", "machine": machine(), "device": args.device,
+                          "frame_precision": args.frame_precision, "rows": rows, **extra}))
         return
-    report("training from the frame store at scale", rows, args, **extra)
+    report(f"training from the frame store at scale ({args.frame_precision} frames)", rows, args, **extra)
 
 
 if __name__ == "__main__":

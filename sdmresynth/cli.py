@@ -90,6 +90,9 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Where the frame store lives "
               "(default ~/.cache/sdmresynth or $SDMRESYNTH_CACHE).")
 @click.option("--no-cache", is_flag=True, help="No frame store: compute the frames and hold them in memory.")
+@click.option("--frame-precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+              help="How the training and validation frames are kept: bfloat16 halves the frame store on disk and in "
+              "memory (values within 0.4 %; measured to train models as good: benchmarks/RESULTS.md).")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="Processes that build the frame store, this one included (0: one per CPU).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
@@ -347,7 +350,8 @@ def cache(cache_dir: Path | None, clear: bool, as_json: bool) -> None:
         return
     click.echo(f"{folder}: {len(stores)} store(s), {format_size(sum(s['bytes'] for s in stores))}")
     for store in stores:
-        what = {"complete": f"{store['files']} files, {store['frames']} frames, built {store['created']}",
+        what = {"complete": f"{store['files']} files, {store['frames']} {store['precision']} frames, built "
+                            f"{store['created']}",
                 "unfinished": "unfinished build (resumed by the next train on the same files)",
                 "damaged": "damaged (rebuilt by the next train on the same files)"}[store["state"]]
         click.echo(f"  {store['name']}  {format_size(store['bytes'])}  {what}")

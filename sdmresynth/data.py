@@ -11,6 +11,7 @@ import numpy as np
 
 from .audio import peak_level, read_audio
 from .errors import UserError
+from .precision import rounded
 from .stft import StftConfig, power_frames
 
 if TYPE_CHECKING:
@@ -126,14 +127,16 @@ def format_size(size: int) -> str:
 
 
 def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = None,
-                progress: Callable[[int], None] | None = None, workers: int = 0) -> FrameSet:
-    """Frames of all files (unreadable ones skipped and listed). With cache_dir they come from the frame store
-    there (built on `workers` processes the first time): a read-only memory map, so memory stays bounded however
-    large the corpus. Without it they are computed here and held in memory. progress(n): n more files done."""
+                progress: Callable[[int], None] | None = None, workers: int = 0,
+                precision: str = "float32") -> FrameSet:
+    """Frames of all files (unreadable ones skipped and listed), with the values `precision` keeps. With cache_dir
+    they come from the frame store there (built on `workers` processes the first time): a read-only memory map, so
+    memory stays bounded however large the corpus. Without it they are computed here and held in memory, as float32
+    either way. progress(n): n more files done."""
     if cache_dir:
         from .store import open_store
 
-        frames, manifest = open_store(paths, cfg, cache_dir, TRIM_TOP_DB, workers, progress)
+        frames, manifest = open_store(paths, cfg, cache_dir, TRIM_TOP_DB, workers, progress, precision)
         return FrameSet(frames, manifest["files"], manifest["skipped"])
     chunks, files, skipped = [], [], []
     for path in paths:
@@ -145,4 +148,4 @@ def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = Non
         if progress:
             progress(1)
     frames = np.concatenate(chunks) if chunks else np.zeros((0, cfg.n_bins), dtype=np.float32)
-    return FrameSet(frames, files, skipped)
+    return FrameSet(rounded(frames, precision), files, skipped)

@@ -1,7 +1,7 @@
 """The frame store: the training frames of a file set on disk, one memory-mapped .npy that training streams from.
 
-Layout under the cache folder: `store-KEY/frames.npy` and `store-KEY/manifest.json` (files, skipped files, and each
-file's rows and offset in frames.npy). Each file gets a reservation of rows from its header (its untrimmed frame
+Layout under the cache folder: `store-KEY/frames.npy` (float32, or bfloat16 kept as uint16: `precision`) and
+`store-KEY/manifest.json` (files, skipped files, the precision, and each file's rows and offset in frames.npy). Each file gets a reservation of rows from its header (its untrimmed frame
 count), so the worker processes that compute the frames write them straight into place, in parallel: there is no
 serial join. The silence trimmed from each file leaves a gap of rows that are never written (a hole in a sparse
 file: no disk) and never read (`StoredFrames` maps the files' rows, in list order, around the gaps).
@@ -33,6 +33,7 @@ import numpy as np
 
 from .audio import write_atomically
 from .errors import UserError
+from .precision import STORAGE, decode, encode
 from .stft import StftConfig, frame_count
 
 STORE_VERSION = 2
@@ -43,9 +44,12 @@ CHUNK_SECONDS = 300.0  # audio per chunk of work: small enough to balance the wo
                        # keep the records few
 
 
-def store_key(paths: list[Path], cfg: StftConfig, top_db: float) -> str:
-    """Changes whenever a file, its size or mtime, the STFT settings or the trimming change."""
-    digest = hashlib.sha256(json.dumps({"v": STORE_VERSION, "stft": asdict(cfg), "top_db": top_db}).encode())
+def store_key(paths: list[Path], cfg: StftConfig, top_db: float, precision: str = "float32") -> str:
+    """Changes whenever a file, its size or mtime, the STFT settings, the trimming or the precision change."""
+    settings = {"v": STORE_VERSION, "stft": asdict(cfg), "top_db": top_db}
+    if precision != "float32":  # float32 stores keep the keys they had before there was a choice
+        settings["precision"] = precision
+    digest = hashlib.sha256(json.dumps(settings).encode())
     for path in paths:
         stat = path.stat() if path.exists() else None
         digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}\n".encode())
@@ -54,15 +58,15 @@ def store_key(paths: list[Path], cfg: StftConfig, top_db: float) -> str:
 
 class StoredFrames:
     """The frames of a store as one read-only (N, F) array: the files' rows in list order, the gaps between them
-    left out. Supports what training, validation and the baselines use: len, shape, dtype, np.take(frames, rows,
-    axis=0) (one gather from the mapping) and slices of consecutive rows."""
+    left out, as float32 whatever the store's precision. Supports what training, validation and the baselines use:
+    len, shape, dtype, np.take(frames, rows, axis=0) (one gather from the mapping) and slices of consecutive rows."""
 
     def __init__(self, mapped: np.ndarray, offsets: list[int], rows: list[int]):
         self._mapped = mapped
         self._starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])  # each file's first row, without gaps
         self._shift = np.asarray(offsets, dtype=np.int64) - self._starts[:-1]  # its row in frames.npy minus that
         self.shape = (int(self._starts[-1]), mapped.shape[1])
-        self.dtype = mapped.dtype
+        self.dtype = np.dtype(np.float32)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -71,7 +75,8 @@ class StoredFrames:
         if axis != 0 or out is not None or mode != "raise":
             raise NotImplementedError("StoredFrames.take gathers rows (axis 0) only")
         rows = np.asarray(rows, dtype=np.int64)  # in [0, N): the gather is the training loop's hot path
-        return np.take(self._mapped, rows + self._shift[np.searchsorted(self._starts, rows, side="right") - 1], axis=0)
+        return decode(np.take(self._mapped, rows + self._shift[np.searchsorted(self._starts, rows, side="right") - 1],
+                              axis=0))
 
     def __getitem__(self, key: slice) -> np.ndarray:
         if not isinstance(key, slice):
@@ -83,9 +88,9 @@ class StoredFrames:
         return whole if dtype is None else whole.astype(dtype)
 
 
-def _row_bytes(cfg: StftConfig) -> int:
-    """Bytes of one frame in the store (float32 bins)."""
-    return cfg.n_bins * np.dtype(np.float32).itemsize
+def _row_bytes(cfg: StftConfig, precision: str) -> int:
+    """Bytes of one frame in a store of `precision`."""
+    return cfg.n_bins * STORAGE[precision].itemsize
 
 
 def _reservations(paths: list[Path], cfg: StftConfig) -> list[int]:
@@ -119,14 +124,14 @@ def _chunks(reserved: list[int], cfg: StftConfig) -> list[range]:
 
 
 def _fill_chunk(chunk: list[int], paths: list[str], offsets: list[int], reserved: list[int], cfg: StftConfig,
-                target: str) -> dict:
+                precision: str, target: str) -> dict:
     """Write the frames of a chunk of files (list indices [start, stop)) into their reserved rows of `target` (plain
     writes: no page faults). Returns what the chunk's record will say: the chunk, the files kept, their rows and
     offsets, the skips."""
     from .data import file_frames
 
     start = np.load(target, mmap_mode="r", allow_pickle=False).offset  # the .npy header's length
-    row_bytes = _row_bytes(cfg)
+    row_bytes = _row_bytes(cfg, precision)
     info: dict[str, list] = {"chunk": chunk, "files": [], "rows": [], "offsets": [], "skipped": []}
     with open(target, "r+b") as handle:
         for path, offset, room in zip(paths, offsets, reserved):
@@ -138,7 +143,7 @@ def _fill_chunk(chunk: list[int], paths: list[str], offsets: list[int], reserved
             if len(frames) > room:
                 info["skipped"].append(f"{path}: decodes to more audio than its header declares (re-encode it)")
                 continue
-            os.pwrite(handle.fileno(), np.ascontiguousarray(frames, dtype=np.float32).data, start + offset * row_bytes)
+            os.pwrite(handle.fileno(), encode(frames, precision).data, start + offset * row_bytes)
             info["files"].append(path)
             info["rows"].append(len(frames))
             info["offsets"].append(offset)
@@ -166,21 +171,23 @@ def _locked(lock_file: Path) -> Iterator[None]:
 
 
 def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: float, workers: int = 0,
-               progress: Callable[[int], None] | None = None) -> tuple[StoredFrames, dict]:
-    """The frames of paths, read-only and memory-mapped, and the manifest; the store is built first if needed.
+               progress: Callable[[int], None] | None = None,
+               precision: str = "float32") -> tuple[StoredFrames, dict]:
+    """The frames of paths, read-only and memory-mapped, and the manifest; the store (its frames kept at `precision`)
+    is built first if needed.
 
     progress(n) is called as n more files are done."""
-    key = store_key(paths, cfg, top_db)
+    key = store_key(paths, cfg, top_db, precision)
     store = cache_dir / f"store-{key}"
     if getattr(multiprocessing.current_process(), "_inheriting", False):  # a worker re-running its parent's script
         raise UserError("the frame store's worker re-ran the calling script: put the code that loads frames under "
                         "`if __name__ == \"__main__\":` (Python's multiprocessing rule)")
     try:
         with _locked(cache_dir / f".lock-{key}"):
-            opened = _opened(store, cfg.n_bins)
+            opened = _opened(store, cfg.n_bins, precision)
             if opened is None:  # not built, or damaged (a cache is rebuilt, never trusted)
-                _build(paths, cfg, store, cache_dir / f"building-{key}", workers, progress)
-                opened = _opened(store, cfg.n_bins)
+                _build(paths, cfg, precision, store, cache_dir / f"building-{key}", workers, progress)
+                opened = _opened(store, cfg.n_bins, precision)
             elif progress:
                 progress(len(paths))
     except OSError as error:  # a full disk, a cache folder that cannot be made or written
@@ -192,16 +199,18 @@ def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: floa
     return StoredFrames(mapped, manifest["offsets"], manifest["rows"]), manifest
 
 
-def _opened(store: Path, bins: int | None = None) -> tuple[np.ndarray, dict] | None:
+def _opened(store: Path, bins: int | None = None, precision: str | None = None) -> tuple[np.ndarray, dict] | None:
     """A complete store's frames (memory-mapped) and manifest; None if it is not there or is damaged: a manifest
-    that does not parse, a frames file missing, cut short or of another shape (`bins` per frame, if given), rows
-    outside it."""
+    that does not parse, a frames file missing, cut short or of another shape (`bins` per frame, if given) or
+    precision (`precision`, if given), rows outside it."""
     try:
         manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
         mapped = np.load(store / "frames.npy", mmap_mode="r", allow_pickle=False)
         offsets, rows = manifest["offsets"], manifest["rows"]
         ends = np.add(offsets, rows)
-        whole = (mapped.ndim == 2 and bins in (None, mapped.shape[1]) and len(offsets) == len(rows)
+        kept = manifest.setdefault("precision", "float32")  # stores made before there was a choice
+        whole = (mapped.ndim == 2 and bins in (None, mapped.shape[1]) and precision in (None, kept)
+                 and mapped.dtype == STORAGE[kept] and len(offsets) == len(rows)
                  and len(manifest["files"]) == len(rows) and (len(ends) == 0 or ends.max() <= len(mapped))
                  and min(rows, default=0) >= 0)
     except (OSError, ValueError, KeyError, TypeError):
@@ -209,14 +218,14 @@ def _opened(store: Path, bins: int | None = None) -> tuple[np.ndarray, dict] | N
     return (mapped, manifest) if whole else None
 
 
-def _create(target: Path, rows: int, cfg: StftConfig) -> None:
-    """An empty (sparse) float32 .npy of rows x bins, made whole before it gets its name."""
+def _create(target: Path, rows: int, cfg: StftConfig, precision: str) -> None:
+    """An empty (sparse) .npy of rows x bins at `precision`, made whole before it gets its name."""
     partial = target.with_suffix(".npy.partial")
-    np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(rows, cfg.n_bins)).flush()
+    np.lib.format.open_memmap(partial, mode="w+", dtype=STORAGE[precision], shape=(rows, cfg.n_bins)).flush()
     partial.replace(target)
 
 
-def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, workers: int,
+def _build(paths: list[Path], cfg: StftConfig, precision: str, store: Path, building: Path, workers: int,
            progress: Callable[[int], None] | None) -> None:
     from .workers import worker_count
 
@@ -225,10 +234,10 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
     reserved = _reservations(paths, cfg)
     offsets = np.concatenate([[0], np.cumsum(reserved, dtype=np.int64)]).tolist()
     target = building / "frames.npy"
-    if not _holds(target, offsets[-1], cfg):  # not made yet, or damaged: start again
+    if not _holds(target, offsets[-1], cfg, precision):  # not made yet, or damaged: start again
         for record in building.glob("chunk-*.json"):
             record.unlink()
-        _create(target, offsets[-1], cfg)
+        _create(target, offsets[-1], cfg, precision)
     chunks = _chunks(reserved, cfg)
     records = [building / f"chunk-{i:06d}.json" for i in range(len(chunks))]
     infos: dict[int, dict] = {}
@@ -239,12 +248,12 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
             if progress:
                 progress(len(chunks[i]))
     todo = [i for i in range(len(chunks)) if i not in infos]
-    _check_space(building, sum(reserved[j] for i in todo for j in chunks[i]) * _row_bytes(cfg))
+    _check_space(building, sum(reserved[j] for i in todo for j in chunks[i]) * _row_bytes(cfg, precision))
 
     def job(i: int) -> tuple:
         files = chunks[i]
-        return ([files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files], [reserved[j] for j in files], cfg,
-                str(target))
+        return ([files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files],
+                [reserved[j] for j in files], cfg, precision, str(target))
 
     # Chunks are synced and recorded in a thread of their own, so that the sync's wait overlaps the next chunks' work
     # (each worker syncing its own chunks made them wait on each other's writes). On an error or interrupt, the
@@ -265,13 +274,14 @@ def _build(paths: list[Path], cfg: StftConfig, store: Path, building: Path, work
                             "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
     for future in synced:
         future.result()  # a failed sync or record stops the build here, before the manifest
-    _finish([infos[i] for i in range(len(chunks))], store, building, time.perf_counter() - started)
+    _finish([infos[i] for i in range(len(chunks))], precision, store, building, time.perf_counter() - started)
 
 
-def _holds(target: Path, rows: int, cfg: StftConfig) -> bool:
-    """Whether target is a whole frames file of `rows` frames."""
+def _holds(target: Path, rows: int, cfg: StftConfig, precision: str) -> bool:
+    """Whether target is a whole frames file of `rows` frames at `precision`."""
     try:
-        return np.load(target, mmap_mode="r", allow_pickle=False).shape == (rows, cfg.n_bins)
+        frames = np.load(target, mmap_mode="r", allow_pickle=False)
+        return frames.shape == (rows, cfg.n_bins) and frames.dtype == STORAGE[precision]
     except (OSError, ValueError):
         return False
 
@@ -341,12 +351,13 @@ def disk_bytes(path: Path) -> int:
     return stat.st_size if blocks is None else blocks * 512
 
 
-def _finish(infos: list[dict], store: Path, building: Path, seconds: float) -> None:
+def _finish(infos: list[dict], precision: str, store: Path, building: Path, seconds: float) -> None:
     """Write the manifest, drop the chunk records and rename the build into the store in one step."""
     frames = building / "frames.npy"
     rows = [r for info in infos for r in info["rows"]]
     manifest = {
         "version": STORE_VERSION,
+        "precision": precision,
         "files": [f for info in infos for f in info["files"]],
         "rows": rows,
         "offsets": [o for info in infos for o in info["offsets"]],
@@ -373,7 +384,7 @@ def list_stores(cache_dir: Path) -> list[dict]:
     for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir() and OURS.fullmatch(p.name)):
         size = sum(disk_bytes(f) for f in folder.iterdir() if f.is_file())
         entry = {"name": folder.name, "path": str(folder), "bytes": size, "state": "unfinished", "files": None,
-                 "frames": None, "created": None}
+                 "frames": None, "precision": None, "created": None}
         if (folder / "manifest.json").is_file():
             opened = _opened(folder)
             if opened is None:
@@ -381,7 +392,7 @@ def list_stores(cache_dir: Path) -> list[dict]:
             else:
                 manifest = opened[1]
                 entry.update(state="complete", files=len(manifest["files"]), frames=sum(manifest["rows"]),
-                             created=manifest.get("created"))
+                             precision=manifest["precision"], created=manifest.get("created"))
         entries.append(entry)
     return entries
 

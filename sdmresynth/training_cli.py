@@ -61,7 +61,7 @@ def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
         raise UserError(str(error)) from None
     train_config = TrainConfig(lr=options["lr"], batch_size=options["batch_size"], patience=options["patience"],
                                max_epochs=options["max_epochs"], seed=options["seed"], grad_clip=options["grad_clip"],
-                               lr_decays=options["lr_decays"])
+                               lr_decays=options["lr_decays"], frame_precision=options["frame_precision"])
     return model_config, train_config
 
 
@@ -118,10 +118,12 @@ def run_training(
                   console=console, transient=True, disable=not console.is_terminal) as progress:
         for name, paths in (("train", train_files), ("val", val_files)):
             task = progress.add_task(f"reading {name} audio", total=len(paths))
-            sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers)
+            sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers,
+                                     train_config.frame_precision)
     if cache_dir:
+        per_hour = 230 if train_config.frame_precision == "bfloat16" else 460
         console.print(f"frame store: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
-                      "about 460 MB per hour of audio; `sdmresynth cache` lists and clears it)")
+                      f"about {per_hour} MB per hour of audio; `sdmresynth cache` lists and clears it)")
     for name, frame_set in sets.items():
         for reason in frame_set.skipped:
             console.print(f"[yellow]skipped[/] {escape(reason)}")

@@ -1,12 +1,14 @@
 """What a new user meets first: output formats and targets as `cp` has them, training that checks before it reads,
 scoring exit codes and tables, and messages in the caller's terms."""
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from sdmresynth.checkpoint import load_checkpoint
 from sdmresynth.errors import UserError
 
 from .conftest import COMMAND, SPEECH
@@ -125,7 +127,8 @@ def test_paper_protocol_is_one_flag_and_options_still_override_it():
     options = {"model_type": "sdm-vae", "latent_dim": 8, "hidden_dim": 16, "dictionary": "dct", "atoms": None,
                "input_transform": None, "standardise_input": None, "alpha": 0.5, "pseudo_inputs": 10,
                "selector_sharpness": 100.0, "selector_anneal": (0.0, 0), "slab_warmup": (10, 20), "lr": None,
-               "batch_size": 128, "patience": 20, "max_epochs": 5, "seed": 0, "grad_clip": None, "lr_decays": 0}
+               "batch_size": 128, "patience": 20, "max_epochs": 5, "seed": 0, "grad_clip": None, "lr_decays": 0,
+               "frame_precision": "float32"}
     model, train = configs_from_options(options | {"paper_protocol": True})
     assert (model.input_transform, model.standardise_input, train.lr, train.grad_clip) == ("power", False, 1e-4, 0.0)
     model, train = configs_from_options(options | {"paper_protocol": True, "lr": 5e-4})
@@ -171,6 +174,19 @@ def test_training_says_where_the_frame_cache_is_and_its_size(tmp_path):
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert f"frame store: {cache}" in result.output and " MB in all" in result.output
+    assert "about 460 MB per hour" in result.output
+
+
+def test_training_keeps_its_frames_at_the_precision_asked_and_records_it(tmp_path):
+    cache = tmp_path / "cache"
+    result = run("train", "--data", _corpus(tmp_path), "--out", tmp_path / "m.pt", "--frame-precision", "bfloat16",
+                 "--max-epochs", "1", "-L", "8", "-K", "16", "--hidden-dim", "16", "--cache-dir", cache)
+    assert result.exit_code == 0, result.output
+    assert "about 230 MB per hour" in result.output
+    assert {store["precision"] for store in json.loads(run("cache", "--cache-dir", cache, "--json").output)["stores"]} == {
+        "bfloat16"}
+    assert "bfloat16 frames" in run("cache", "--cache-dir", cache).output
+    assert load_checkpoint(tmp_path / "m.pt").metadata["train_config"]["frame_precision"] == "bfloat16"
 
 
 def test_score_report_names_the_command_and_the_checkpoint_shape(tmp_path, tiny_model):

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from sdmresynth.checkpoint import load_checkpoint
 from sdmresynth.data import load_frames
 from sdmresynth.errors import UserError
 from sdmresynth.models import ModelConfig
-from sdmresynth.store import StoredFrames
+from sdmresynth.precision import rounded
+from sdmresynth.store import StoredFrames, list_stores
 from sdmresynth.stft import StftConfig
 from sdmresynth.train import TrainConfig, train_model
 
@@ -57,6 +59,28 @@ def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips,
     built = (store / "frames.npy").stat().st_mtime_ns
     load_frames(clips, StftConfig(), cache)
     assert (store / "frames.npy").stat().st_mtime_ns == built  # reused, not rebuilt
+
+
+def test_a_bfloat16_store_holds_the_rounded_frames_in_half_the_bytes_beside_the_float32_one(tmp_path, clips,
+                                                                                             small_chunks):
+    cache = tmp_path / "cache"
+    full = load_frames(clips, StftConfig(), cache, workers=2)
+    half = load_frames(clips, StftConfig(), cache, workers=2, precision="bfloat16")
+    np.testing.assert_array_equal(half.frames, load_frames(clips, StftConfig(), precision="bfloat16").frames)
+    np.testing.assert_array_equal(half.frames, rounded(np.asarray(full.frames), "bfloat16"))
+    rows = np.random.default_rng(0).permutation(len(full.frames))[:300]
+    batch = np.take(half.frames, rows, axis=0)
+    assert batch.dtype == half.frames.dtype == np.float32
+    np.testing.assert_array_equal(batch, rounded(np.take(full.frames, rows, axis=0), "bfloat16"))
+    stores = {store["precision"]: store for store in list_stores(cache)}
+    assert set(stores) == {"float32", "bfloat16"} and stores["bfloat16"]["frames"] == len(half.frames)
+    sizes = {precision: (Path(store["path"]) / "frames.npy").stat().st_size for precision, store in stores.items()}
+    assert abs(sizes["bfloat16"] / sizes["float32"] - 0.5) < 0.01
+    assert np.load(Path(stores["bfloat16"]["path"]) / "frames.npy", mmap_mode="r").dtype == np.uint16
+    built = {p: (Path(s["path"]) / "frames.npy").stat().st_mtime_ns for p, s in stores.items()}
+    for precision in ("float32", "bfloat16"):  # each found again, not rebuilt
+        load_frames(clips, StftConfig(), cache, precision=precision)
+    assert {p: (Path(s["path"]) / "frames.npy").stat().st_mtime_ns for p, s in stores.items()} == built
 
 
 def test_the_calling_process_builds_chunks_beside_its_spawned_workers(tmp_path, clips, small_chunks, monkeypatch):
@@ -259,20 +283,23 @@ def test_a_damaged_store_is_listed_as_such_and_rebuilt_not_trusted(tmp_path, cli
     assert json.loads(run("cache", "--cache-dir", cache, "--json").output)["stores"][0]["state"] == "complete"
 
 
-def _trained_from_memory_and_from_the_store(tmp_path, clips, device: str) -> tuple[dict, dict]:
+def _trained_from_memory_and_from_the_store(tmp_path, clips, device: str,
+                                             precision: str = "float32") -> tuple[dict, dict]:
     """The weights of two short runs on `device`, one from frames in memory, one from the frame store."""
     config, protocol = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log",
                                    standardise_input=True), TrainConfig(max_epochs=2, lr=1e-3)
-    memory = load_frames(clips[:4], StftConfig()), load_frames(clips[4:], StftConfig())
-    stored = (load_frames(clips[:4], StftConfig(), tmp_path / "cache"),
-              load_frames(clips[4:], StftConfig(), tmp_path / "cache"))
+    memory = (load_frames(clips[:4], StftConfig(), precision=precision),
+              load_frames(clips[4:], StftConfig(), precision=precision))
+    stored = (load_frames(clips[:4], StftConfig(), tmp_path / "cache", precision=precision),
+              load_frames(clips[4:], StftConfig(), tmp_path / "cache", precision=precision))
     for name, sets in (("memory", memory), ("store", stored)):
         train_model(config, protocol, sets[0].frames, sets[1].frames, tmp_path / f"{name}.pt", torch.device(device))
     return load_checkpoint(tmp_path / "memory.pt").state_dict, load_checkpoint(tmp_path / "store.pt").state_dict
 
 
-def test_training_from_the_store_equals_training_from_memory(tmp_path, clips):
-    a, b = _trained_from_memory_and_from_the_store(tmp_path, clips, "cpu")
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_training_from_the_store_equals_training_from_memory(tmp_path, clips, precision):
+    a, b = _trained_from_memory_and_from_the_store(tmp_path, clips, "cpu", precision)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 

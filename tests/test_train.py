@@ -149,10 +149,12 @@ def test_runs_saved_before_a_setting_existed_still_resume():
     from sdmresynth.checkpoint import Checkpoint
     from sdmresynth.train import settings_differing
 
-    old = {k: v for k, v in asdict(TrainConfig()).items() if k != "grad_clip"}
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("grad_clip", "frame_precision")}
     saved = Checkpoint("training-state", CONFIG, {}, {}, {"train_config": old})
     assert settings_differing(saved, CONFIG, TrainConfig(max_epochs=900)) == []
     assert settings_differing(saved, CONFIG, TrainConfig(grad_clip=10.0)) == ["grad_clip 0.0 -> 10.0"]
+    assert settings_differing(saved, CONFIG, TrainConfig(frame_precision="bfloat16")) == [
+        "frame_precision float32 -> bfloat16"]  # other training data: not the same run
 
 
 def test_resume_names_the_settings_that_differ(tmp_path, frames):
