@@ -11,7 +11,7 @@ import numpy as np
 
 from .audio import peak_level, read_audio
 from .errors import UserError
-from .precision import rounded
+from .precision import check_precision, rounded
 from .stft import StftConfig, power_frames
 
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = Non
     they come from the frame store there (built on `workers` processes the first time): a read-only memory map, so
     memory stays bounded however large the corpus. Without it they are computed here and held in memory, as float32
     either way. progress(n): n more files done."""
+    check_precision(precision)
     if cache_dir:
         from .store import open_store
 

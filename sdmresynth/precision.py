@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-PRECISIONS = ("float32", "bfloat16")
 STORAGE = {"float32": np.dtype(np.float32), "bfloat16": np.dtype(np.uint16)}  # the dtype each is kept in
+
+
+def check_precision(precision: str) -> None:
+    """Refuse a precision frames cannot be kept at."""
+    if precision not in STORAGE:
+        raise ValueError(f"frame precision {precision!r}: it is one of {', '.join(STORAGE)}")
 
 
 def to_bfloat16(values: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ class TrainConfig:
     seed: int = 0
     grad_clip: float = 0.0  # max global gradient L2 norm; 0: no clipping (the paper's protocol)
     lr_decays: int = 0  # times a plateau restarts from the best weights at LR_DECAY times the learning rate
-    frame_precision: str = "float32"  # how the training and validation frames are kept (precision.PRECISIONS)
+    frame_precision: str = "float32"  # how the training and validation frames are kept: float32 or bfloat16
 
 
 @dataclass

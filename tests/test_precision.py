@@ -1,9 +1,14 @@
 """bfloat16 frames: float32's top 16 bits, rounded to the nearest like torch's own bfloat16."""
 
 import numpy as np
+import pytest
 import torch
 
+from sdmresynth.data import load_frames
 from sdmresynth.precision import from_bfloat16, rounded, to_bfloat16
+from sdmresynth.stft import StftConfig
+
+from .conftest import SPEECH
 
 
 def _torch_rounded(values: np.ndarray) -> np.ndarray:
@@ -28,3 +33,9 @@ def test_rounding_is_idempotent_and_float32_is_kept_as_is():
     np.testing.assert_array_equal(rounded(once, "bfloat16"), once)
     assert not np.array_equal(once, values)
     np.testing.assert_array_equal(rounded(values, "float32"), values)
+
+
+def test_a_precision_frames_cannot_be_kept_at_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="frame precision 'float16': it is one of float32, bfloat16"):
+        load_frames([SPEECH], StftConfig(), tmp_path / "cache", precision="float16")
+    assert not (tmp_path / "cache").exists()
