@@ -339,9 +339,10 @@ def cache(cache_dir: Path | None, clear: bool, as_json: bool) -> None:
     import json
 
     from .data import default_cache_dir, format_size
-    from .store import clear_stores, list_stores
+    from .store import check_cache_dir, clear_stores, list_stores
 
     folder = cache_dir or default_cache_dir()
+    check_cache_dir(folder)
     if clear:
         click.echo(f"cleared {folder}: {format_size(clear_stores(folder))} freed")
         return
@@ -429,7 +430,7 @@ def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_
 
         require_matplotlib()
     summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device, plot,
-                            resume)
+                            resume, report)
     if report:
         import shlex
 

@@ -105,7 +105,7 @@ def mute_atoms(codes: np.ndarray, atoms: list[int]) -> np.ndarray:
     """codes (T, K) with the given atoms (columns, 0-based) zeroed in every frame."""
     wrong = [a for a in atoms if not 0 <= a < codes.shape[1]]
     if wrong:
-        raise UserError(f"mute_atoms: atoms {wrong} are out of range (the codes have atoms 0-{codes.shape[1] - 1})")
+        raise UserError(f"atoms {wrong} to mute are out of range (the codes have atoms 0-{codes.shape[1] - 1})")
     muted = codes.copy()
     muted[:, atoms] = 0.0
     return muted

@@ -92,6 +92,7 @@ def score_files(
     from .pretrained import resolve_model
 
     names = {m: resolve_model(m)[0] for m in models}
+    check_out_dir(list(names.values()), files, out_dir)
     outputs = _outputs(files, out_dir)
     jobs = [(m, str(f), device, str(Path(out_dir, names[m], outputs[f])) if out_dir else None)
             for m in models for f in files if (names[m], str(f)) not in done]
@@ -113,6 +114,17 @@ def _outputs(files: list[Path], out_dir: Path | None) -> dict[Path, Path]:
         return {}
     root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
     return {f: Path(os.path.relpath(os.path.abspath(f), root)).with_suffix(".wav") for f in files}
+
+
+def check_out_dir(names: list[str], files: list[Path], out_dir: Path | None) -> None:
+    """Refuse an out_dir where a resynthesis would replace a file being scored (say, scoring an earlier run's
+    resyntheses in out_dir/MODEL with the same out_dir)."""
+    inputs = {os.path.realpath(f) for f in files}
+    for relative in _outputs(files, out_dir).values():
+        for name in names:
+            if os.path.realpath(Path(out_dir, name, relative)) in inputs:
+                raise UserError(f"{Path(out_dir, name, relative)}: --out-dir would overwrite this input with its "
+                                "resynthesis: give another --out-dir")
 
 
 def _size(path: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -17,7 +18,7 @@ from .data import files_from
 from .errors import UserError
 from .metrics import METRIC_NAMES
 from .pretrained import read_index, resolve_model
-from .scoring import FileScore, ModelSummary, check_models, score_files, summarise
+from .scoring import FileScore, ModelSummary, check_models, check_out_dir, score_files, summarise
 from .workers import start_server, worker_count
 
 
@@ -97,9 +98,23 @@ class CsvLog:
         self.handle.close()
 
 
+def refuse_inputs_as_outputs(outputs: dict[str, Path | None], inputs: list[Path]) -> None:
+    """Refuse, before any work, an output file (by its option) that is one of the run's inputs or another output."""
+    taken = {os.path.realpath(path): "an input" for path in inputs}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        real = os.path.realpath(path)
+        if real in taken:
+            raise UserError(f"{path}: {option} would overwrite {taken[real]} of this run: give another file")
+        taken[real] = f"the {option} output"
+
+
 def run_scoring(model_names: list[str], data: Path | None, list_file: Path | None, workers: int, as_json: bool,
                 csv_file: Path | None, out_dir: Path | None, device: str, plot: Path | None = None,
-                resume: bool = False) -> list[ModelSummary]:
+                resume: bool = False, report: Path | None = None) -> list[ModelSummary]:
+    """Score the models on the files, with progress, the CSV log, the plot and the summary table or JSON; `report`
+    is only checked here (the caller writes it)."""
     if (data is None) == (list_file is None):
         raise UserError("give exactly one of --data DIR or --list FILE")
     if resume and not csv_file:
@@ -108,9 +123,13 @@ def run_scoring(model_names: list[str], data: Path | None, list_file: Path | Non
     models = expand_models(model_names)
     if not models:
         raise UserError("no models to score (none shipped?)")
+    resolved = [resolve_model(m) for m in models]  # once per model: each lookup reads the index
+    refuse_inputs_as_outputs({"--csv": csv_file, "--report": report, "--plot": plot},
+                             [*files, *(path for _, path in resolved), *([list_file] if list_file else [])])
+    names = [name for name, _ in resolved]
+    check_out_dir(names, files, out_dir)
     start_server(worker_count(workers))  # the workers' imports overlap loading the models here
     shapes = check_models(models)
-    names = [resolve_model(m)[0] for m in models]  # once per model: each lookup reads the index
     wanted = {(name, str(f)) for name in names for f in files}
     recorded = {(s.model, s.file): s for s in read_csv(csv_file)} if resume else {}  # one row per pair
     earlier = [score for key, score in recorded.items() if key in wanted]

@@ -171,6 +171,12 @@ def _locked(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def check_cache_dir(cache_dir: Path) -> None:
+    """Refuse a cache folder that is a file (a missing one is made when a store is built)."""
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise UserError(f"{cache_dir}: is a file, not a folder for frame stores: give a folder as --cache-dir")
+
+
 def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: float, workers: int = 0,
                progress: Callable[[int], None] | None = None,
                precision: str = "float32") -> tuple[StoredFrames, dict]:
@@ -178,6 +184,7 @@ def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: floa
     is built first if needed.
 
     progress(n) is called as n more files are done."""
+    check_cache_dir(cache_dir)
     key = store_key(paths, cfg, top_db, precision)
     store = cache_dir / f"store-{key}"
     if getattr(multiprocessing.current_process(), "_inheriting", False):  # a worker re-running its parent's script

@@ -114,6 +114,34 @@ def test_score_with_a_csv_that_cannot_be_written(tmp_path, tiny_model):
     assert_clean_failure(result, "not a score table that --csv wrote")
 
 
+def test_score_never_writes_over_its_inputs(tmp_path, tiny_model):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SPEECH, data / "a.wav")
+    (tmp_path / "list.txt").write_text("data/a.wav\n")
+    model = tmp_path / "model.pt"
+    shutil.copy(tiny_model, model)
+    cases = [  # each output option pointed at an input, or at another output
+        (["--csv", tmp_path / "list.txt"], "list.txt: --csv would overwrite an input"),
+        (["--report", tmp_path / "list.txt"], "list.txt: --report would overwrite an input"),
+        (["--csv", data / "a.wav"], "a.wav: --csv would overwrite an input"),
+        (["--report", model], "model.pt: --report would overwrite an input"),
+        (["--csv", tmp_path / "out.csv", "--report", tmp_path / "out.csv"], "would overwrite the --csv output"),
+    ]
+    before = snapshot(tmp_path), snapshot(data)
+    for args, needle in cases:
+        assert_clean_failure(run("score", "-m", model, "--list", tmp_path / "list.txt", *args, "--workers", "1"),
+                             needle)
+    # scoring an earlier run's resyntheses (out/MODEL/...) with that same --out-dir would replace them
+    earlier = tmp_path / "out" / "model"
+    earlier.mkdir(parents=True)
+    shutil.copy(SPEECH, earlier / "a.wav")
+    assert_clean_failure(run("score", "-m", model, "--data", earlier, "--out-dir", tmp_path / "out", "--workers", "1"),
+                         "--out-dir would overwrite this input")
+    assert (earlier / "a.wav").read_bytes() == SPEECH.read_bytes()
+    assert (snapshot(tmp_path), snapshot(data)) == before
+
+
 def test_score_lists_broken_files_and_goes_on(tmp_path, tiny_model, broken):
     data = tmp_path / "data"
     data.mkdir()

@@ -258,9 +258,14 @@ def test_train_with_a_cache_dir_that_cannot_be_made_fails_with_one_line(tmp_path
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = run("train", "--data", _corpus(tmp_path), "--out", tmp_path / "m.pt", "--max-epochs", "1", "-L", "8",
+    corpus = _corpus(tmp_path)
+    result = run("train", "--data", corpus, "--out", tmp_path / "m.pt", "--max-epochs", "1", "-L", "8",
                  "--hidden-dim", "16", "--cache-dir", blocker / "cache")
     assert_clean_failure(result, "frame store in", "give another --cache-dir")
+    for command in (["train", "--data", corpus, "--out", tmp_path / "m.pt", "--max-epochs", "1"],
+                    ["cache"], ["cache", "--clear"]):  # the file itself as the folder
+        assert_clean_failure(run(*command, "--cache-dir", blocker), "a-file: is a file, not a folder")
+    assert blocker.read_text() == "not a folder"
 
 
 @pytest.mark.parametrize("damage", ["frames cut short", "frames deleted", "manifest garbled", "manifest of others"])
