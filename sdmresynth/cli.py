@@ -171,7 +171,7 @@ def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, mod
     if plot:
         from .plots import require_matplotlib
 
-        require_matplotlib()
+        require_matplotlib(plot)
     loaded = load_model(model_name, device)
     notices, summary = encode_file(loaded, source, target)
     _print_notices(notices)
@@ -428,7 +428,7 @@ def score(model_names, data, list_file, workers, as_json, csv_file, resume, out_
     if plot:
         from .plots import require_matplotlib
 
-        require_matplotlib()
+        require_matplotlib(plot)
     summaries = run_scoring(list(model_names), data, list_file, workers, as_json, csv_file, out_dir, device, plot,
                             resume, report)
     if report:

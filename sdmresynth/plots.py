@@ -11,8 +11,11 @@ from .errors import UserError
 from .metrics import METRIC_NAMES
 
 
-def require_matplotlib():
-    """matplotlib.pyplot on a file-only backend, or a clear error saying how to install it."""
+def require_matplotlib(target: Path | None = None):
+    """matplotlib.pyplot on a file-only backend, or a clear error saying how to install it; a picture `target`
+    not named .png is refused first (a PNG under another name could replace an input: `--plot in.wav`)."""
+    if target is not None and target.suffix.lower() != ".png":
+        raise UserError(f"{target}: pictures are written as PNG: name it NAME.png")
     try:
         import matplotlib
     except ImportError:

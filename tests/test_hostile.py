@@ -132,6 +132,9 @@ def test_score_never_writes_over_its_inputs(tmp_path, tiny_model):
     for args, needle in cases:
         assert_clean_failure(run("score", "-m", model, "--list", tmp_path / "list.txt", *args, "--workers", "1"),
                              needle)
+    for command in (["score", "-m", model, "--list", tmp_path / "list.txt"], ["encode", data / "a.wav", "-m", model]):
+        for picture in (data / "a.wav", tmp_path / "list.txt", model):  # a PNG under an input's name
+            assert_clean_failure(run(*command, "--plot", picture), "pictures are written as PNG")
     # scoring an earlier run's resyntheses (out/MODEL/...) with that same --out-dir would replace them
     earlier = tmp_path / "out" / "model"
     earlier.mkdir(parents=True)
