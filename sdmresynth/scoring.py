@@ -119,6 +119,8 @@ def _outputs(files: list[Path], out_dir: Path | None) -> dict[Path, Path]:
 def check_out_dir(names: list[str], files: list[Path], out_dir: Path | None) -> None:
     """Refuse an out_dir where a resynthesis would replace a file being scored (say, scoring an earlier run's
     resyntheses in out_dir/MODEL with the same out_dir)."""
+    if not out_dir:
+        return
     inputs = {os.path.realpath(f) for f in files}
     for relative in _outputs(files, out_dir).values():
         for name in names:
