@@ -87,12 +87,14 @@ def score_files(
     check: bool = True,
 ) -> list[FileScore]:
     """Score every (model, file) pair, in `workers` processes (0: one per CPU), except the (model name, file)
-    pairs in `done`. The models are loaded once first (`check`), so a bad one fails before any work; results come
-    largest file first, so that no worker is left with a long file at the end."""
+    pairs in `done`. With `check` (the caller has not checked) the out_dir is checked and the models loaded once
+    first, so that a bad one fails before any work; results come largest file first, so that no worker is left with a
+    long file at the end."""
     from .pretrained import resolve_model
 
     names = {m: resolve_model(m)[0] for m in models}
-    check_out_dir(list(names.values()), files, out_dir)
+    if check:
+        check_out_dir(list(names.values()), files, out_dir)
     outputs = _outputs(files, out_dir)
     jobs = [(m, str(f), device, str(Path(out_dir, names[m], outputs[f])) if out_dir else None)
             for m in models for f in files if (names[m], str(f)) not in done]

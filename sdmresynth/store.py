@@ -94,6 +94,11 @@ def _row_bytes(cfg: StftConfig, precision: str) -> int:
     return cfg.n_bins * STORAGE[precision].itemsize
 
 
+def bytes_per_hour(cfg: StftConfig, precision: str) -> float:
+    """Store bytes per hour of audio before trimming (about 460 MB at float32)."""
+    return 3600 * cfg.sample_rate / cfg.hop * _row_bytes(cfg, precision)
+
+
 def _reservations(paths: list[Path], cfg: StftConfig) -> list[int]:
     """Rows each file may need: its untrimmed frame count at the model rate, from the header (0 if unreadable:
     the worker reports why)."""

@@ -14,6 +14,7 @@ from .device import resolve_device
 from .errors import UserError
 from .models import ModelConfig
 from .stft import StftConfig
+from .store import bytes_per_hour
 from .train import EpochReport, TrainConfig, check_run, state_path, train_model
 
 
@@ -121,7 +122,7 @@ def run_training(
             sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers,
                                      train_config.frame_precision)
     if cache_dir:
-        per_hour = 230 if train_config.frame_precision == "bfloat16" else 460
+        per_hour = round(bytes_per_hour(stft_config, train_config.frame_precision) / 1e7) * 10  # MB, to the ten
         console.print(f"frame store: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
                       f"about {per_hour} MB per hour of audio; `sdmresynth cache` lists and clears it)")
     for name, frame_set in sets.items():
