@@ -9,8 +9,8 @@ runs of each alternate and each side's fastest epoch counts, since a shared mach
 difference measured (one-epoch runs in a row gave 0.76x to 1.02x for the same code). On the CPU or, with
 --device cuda, on a GPU (batches through pinned memory and the prefetch thread).
 
-    python benchmarks/bench_scale.py [--copies 1 4 12] [--build-workers 1 2] [--device cuda] [--train-list L]
-                                     [--frame-precision bfloat16] [--json]
+    python benchmarks/bench_scale.py [--copies 1 4 12] [--build-workers 1 2] [--build-rounds 3] [--device cuda]
+                                     [--train-list L] [--frame-precision bfloat16] [--json]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,15 +118,25 @@ def build_store(listing: Path, cache: Path, workers: int, precision: str) -> flo
     return float(done.stdout.split()[1])
 
 
-def build_times(listing: Path, folder: Path, count: int, workers: list[int], precision: str) -> dict:
-    """Seconds to build the store of `listing` with each number of workers (and the 1-to-2 speed-up), and its size."""
+def build_times(listing: Path, folder: Path, count: int, workers: list[int], precision: str, rounds: int) -> dict:
+    """Seconds to build the store of `listing` with each number of workers, and its size. With several rounds the
+    worker counts alternate build by build (a fresh cache each) and the medians count: the 1-to-2 speed-up is the
+    median of the rounds' own, with its lowest and highest."""
     from sdmresynth.data import cache_size
 
-    builds = {n: build_store(listing, folder / f"cache-{count}x-{n}w", n, precision) for n in workers}
+    times: dict[int, list[float]] = {n: [] for n in workers}
+    for _ in range(rounds):
+        for n in workers:
+            cache = folder / f"cache-{count}x-{n}w"
+            subprocess.run(["rm", "-rf", str(cache)], check=True)
+            times[n].append(build_store(listing, cache, n, precision))
     row = {"store_mb": round(cache_size(folder / f"cache-{count}x-{workers[0]}w") / 1e6)}
-    row |= {f"build_{n}_workers_s": round(t, 1) for n, t in builds.items()}
-    if {1, 2} <= builds.keys():
-        row["build_speed_up"] = round(builds[1] / builds[2], 2)
+    row |= {f"build_{n}_workers_s": round(statistics.median(t), 2) for n, t in times.items()}
+    if {1, 2} <= times.keys():
+        speed_ups = [one / two for one, two in zip(times[1], times[2])]
+        row["build_speed_up"] = round(statistics.median(speed_ups), 2)
+        if rounds > 1:
+            row["build_speed_up_range"] = f"{min(speed_ups):.2f}-{max(speed_ups):.2f}"
     return row
 
 
@@ -149,6 +160,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 4, 12])
     parser.add_argument("--build-workers", type=int, nargs="+", default=[1, 2], help="store builds to time")
+    parser.add_argument("--build-rounds", type=int, default=3,
+                        help="builds of each worker count, alternating (the medians count; one build varies by +-25 %%)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each run of the store-vs-memory comparison")
     parser.add_argument("--rounds", type=int, default=2, help="alternating store and memory runs of that comparison")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the training epochs run")
@@ -169,7 +182,9 @@ def main() -> None:
         val = corpus(folder / "val", files[:2], 1)
         for count in copies:
             listing = corpus(folder, files, count)
-            row = {"corpus": f"{count}x", **build_times(listing, folder, count, args.build_workers, args.frame_precision)}
+            rounds = 1 if args.quick else args.build_rounds
+            row = {"corpus": f"{count}x",
+                   **build_times(listing, folder, count, args.build_workers, args.frame_precision, rounds)}
             if not args.build_only:
                 cache = folder / f"cache-{count}x-{args.build_workers[-1]}w"
                 row |= training(listing, val, cache, folder / "m.pt", args, compare=count == copies[0])

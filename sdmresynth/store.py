@@ -25,10 +25,10 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -43,6 +43,7 @@ STORE_VERSION = 2
 OURS = re.compile(r"(store|building)-[0-9a-f]{32}|\.lock-[0-9a-f]{32}|frames-[0-9a-f]{32}\.(npy|json)")
 CHUNK_SECONDS = 300.0  # audio per chunk of work: small enough to balance the workers and resume, large enough to
                        # keep the records few
+HEADERS_PER_JOB = 2000  # files whose headers one job reads (about 0.2-0.4 s)
 
 
 def store_key(paths: list[Path], cfg: StftConfig, top_db: float, precision: str = "float32") -> str:
@@ -113,6 +114,16 @@ def _reservations(paths: list[Path], cfg: StftConfig) -> list[int]:
         except (RuntimeError, TypeError, ValueError, OSError):
             rows.append(0)
     return rows
+
+
+def _reservations_on(paths: list[Path], cfg: StftConfig, pool: Executor | None, workers: int) -> list[int]:
+    """_reservations of a long list, read by this process and `workers` workers of `pool` in slices of
+    HEADERS_PER_JOB files: a million-file corpus has minutes of headers to read before any frame can be placed."""
+    slices = [paths[i:i + HEADERS_PER_JOB] for i in range(0, len(paths), HEADERS_PER_JOB)]
+    rows: dict[int, list[int]] = {}
+    _share(range(len(slices)), lambda i: (_reservations, slices[i], cfg), rows.__setitem__, pool,
+           min(workers, len(slices) - 1))
+    return [count for i in range(len(slices)) for count in rows[i]]
 
 
 def _chunks(reserved: list[int], cfg: StftConfig) -> list[range]:
@@ -240,11 +251,23 @@ def _create(target: Path, rows: int, cfg: StftConfig, precision: str) -> None:
 
 def _build(paths: list[Path], cfg: StftConfig, precision: str, store: Path, building: Path, workers: int,
            progress: Callable[[int], None] | None) -> None:
-    from .workers import worker_count
+    from .workers import light_pool, worker_count
 
     started = time.perf_counter()
     building.mkdir(parents=True, exist_ok=True)
-    reserved = _reservations(paths, cfg)
+    spawned = worker_count(workers, len(paths)) - 1
+    try:
+        with light_pool(spawned) if spawned > 0 else nullcontext() as pool:  # workers start as jobs are given
+            _build_on(paths, cfg, precision, store, building, pool, spawned, progress, started)
+    except BrokenProcessPool:
+        raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
+                        "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
+
+
+def _build_on(paths: list[Path], cfg: StftConfig, precision: str, store: Path, building: Path,
+              pool: Executor | None, spawned: int, progress: Callable[[int], None] | None, started: float) -> None:
+    """The build, on this process and up to `spawned` workers of `pool`."""
+    reserved = _reservations_on(paths, cfg, pool, spawned)
     offsets = np.concatenate([[0], np.cumsum(reserved, dtype=np.int64)]).tolist()
     target = building / "frames.npy"
     if not _holds(target, offsets[-1], cfg, precision):  # not made yet, or damaged: start again
@@ -265,7 +288,7 @@ def _build(paths: list[Path], cfg: StftConfig, precision: str, store: Path, buil
 
     def job(i: int) -> tuple:
         files = chunks[i]
-        return ([files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files],
+        return (_fill_chunk, [files.start, files.stop], [str(paths[j]) for j in files], [offsets[j] for j in files],
                 [reserved[j] for j in files], cfg, precision, str(target))
 
     # Chunks are synced and recorded in a thread of their own, so that the sync's wait overlaps the next chunks' work
@@ -280,11 +303,7 @@ def _build(paths: list[Path], cfg: StftConfig, precision: str, store: Path, buil
             if progress:
                 progress(len(chunks[i]))
 
-        try:
-            _fill_chunks(todo, job, worker_count(workers, len(todo)), record)
-        except BrokenProcessPool:
-            raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
-                            "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the build") from None
+        _share(todo, job, record, pool, min(spawned, len(todo) - 1))
     for future in synced:
         future.result()  # a failed sync or record stops the build here, before the manifest
     _finish([infos[i] for i in range(len(chunks))], precision, store, building, time.perf_counter() - started)
@@ -322,25 +341,22 @@ def _check_space(building: Path, needed: int) -> None:
                         "stores) or give another --cache-dir")
 
 
-def _fill_chunks(todo: list[int], job: Callable[[int], tuple], processes: int,
-                 record: Callable[[int, dict], None]) -> None:
-    """Fill the chunks `todo` on `processes` processes: this one (a thread, as the caller only waits) and processes - 1
-    spawned workers, each given the next chunk as soon as it is free, so the workers' start-up overlaps this
-    process's first chunk. record(i, info) is called here, in the caller's thread, as each chunk finishes."""
-    from .workers import light_pool
-
+def _share(todo: Iterable[int], job: Callable[[int], tuple], record: Callable[[int, Any], None],
+           pool: Executor | None = None, workers: int = 0) -> None:
+    """Run the jobs `todo` on this process (a thread, as the caller only waits) and `workers` workers of `pool`, one
+    at a time each, each given the next job as soon as it is free, so the workers' start-up overlaps this process's
+    first job. job(i) is the function and its arguments; record(i, result) is called here, in the caller's thread,
+    as each job finishes."""
     waiting = deque(todo)
     running: dict[Future, tuple[int, Executor]] = {}
 
     def give(executor: Executor) -> None:
         if waiting:
             i = waiting.popleft()
-            running[executor.submit(_fill_chunk, *job(i))] = i, executor
+            running[executor.submit(*job(i))] = i, executor
 
-    with ExitStack() as stack:
-        slots: list[Executor] = [stack.enter_context(ThreadPoolExecutor(1))]  # one chunk at a time per process
-        if processes > 1:
-            slots += [stack.enter_context(light_pool(processes - 1))] * (processes - 1)
+    with ThreadPoolExecutor(1) as caller:
+        slots: list[Executor] = [caller] + [pool] * workers if pool else [caller]
         for executor in slots:
             give(executor)
         try:
@@ -350,7 +366,7 @@ def _fill_chunks(todo: list[int], job: Callable[[int], tuple], processes: int,
                     i, executor = running.pop(future)
                     record(i, future.result())
                     give(executor)
-        finally:  # on an error or interrupt no chunk starts; those in progress finish and are recorded
+        finally:  # on an error or interrupt no job starts; those in progress finish and are recorded
             waiting.clear()
             for future, (i, _) in running.items():
                 if future.exception() is None:

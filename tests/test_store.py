@@ -42,7 +42,8 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr("sdmresynth.store.CHUNK_SECONDS", 2.0)  # several chunks from a few short files
 
 
-def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips, small_chunks):
+def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips, small_chunks, monkeypatch):
+    monkeypatch.setattr("sdmresynth.store.HEADERS_PER_JOB", 2)  # the headers read in slices, on both processes too
     in_memory = load_frames(clips, StftConfig())
     cache = tmp_path / "cache"
     stored = load_frames(clips, StftConfig(), cache, workers=2)
@@ -192,7 +193,6 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
-    from contextlib import contextmanager
 
     import sdmresynth.store as store_module
 
@@ -205,17 +205,24 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
         time.sleep(0.2)  # still running when chunk 0 fails
         return {"chunk": i}
 
-    @contextmanager
-    def threads_for_processes(workers):
-        with ThreadPoolExecutor(workers) as pool:
-            yield pool
-
     monkeypatch.setattr(store_module, "_fill_chunk", fill)
-    monkeypatch.setattr("sdmresynth.workers.light_pool", threads_for_processes)
     recorded = []
-    with pytest.raises(OSError):
-        store_module._fill_chunks([0, 1, 2, 3], lambda i: (i,), 2, lambda i, info: recorded.append((i, info)))
+    with pytest.raises(OSError), ThreadPoolExecutor(1) as worker:  # a thread for the worker process
+        store_module._share([0, 1, 2, 3], lambda i: (fill, i), lambda i, info: recorded.append((i, info)), worker, 1)
     assert recorded == [(1, {"chunk": 1})]
+
+
+def test_headers_are_read_in_slices_by_this_process_and_the_workers_in_list_order(clips, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sdmresynth.store as store_module
+
+    paths = clips * 3
+    expected = store_module._reservations(paths, StftConfig())
+    assert len(set(expected)) == 3 and expected[-1] == 0  # two clip lengths and the broken file
+    monkeypatch.setattr(store_module, "HEADERS_PER_JOB", 4)
+    with ThreadPoolExecutor(2) as pool:  # threads for the worker processes
+        assert store_module._reservations_on(paths, StftConfig(), pool, 2) == expected
 
 
 def test_a_store_that_cannot_fit_is_refused_before_any_work(tmp_path, clips, monkeypatch):
