@@ -4,9 +4,8 @@ Layout under the cache folder: `store-KEY/frames.npy` (float32, or bfloat16 kept
 `store-KEY/manifest.json` (files, skipped files, the precision, and each file's rows and offset in frames.npy). Each
 file gets a reservation of rows from its header (its untrimmed frame count; the headers of a long list are read by
 the workers too), so the worker processes that compute the frames write them straight into place, in parallel:
-there is no serial join. The silence trimmed from each file
-leaves a gap of rows that are never written (a hole in a sparse file: no disk) and never read (`StoredFrames` maps
-the files' rows, in list order, around the gaps).
+there is no serial join. The silence trimmed from each file leaves a gap of rows that are never written (a hole in a
+sparse file: no disk) and never read (`StoredFrames` maps the files' rows, in list order, around the gaps).
 
 A build happens in `building-KEY/`: each chunk of files (about CHUNK_SECONDS of audio) is recorded as done in a small
 json once its frames are synced to disk, so an interrupted build resumes with the chunks it has; the finished folder is

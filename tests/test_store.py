@@ -189,7 +189,7 @@ def test_a_chunk_is_recorded_only_after_its_frames_are_synced(tmp_path, clips, s
     assert all("sync" in events[fill_at:record_at] for fill_at, record_at in zip(fills, records))
 
 
-def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and_no_more_start(monkeypatch):
+def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and_no_more_start():
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -205,7 +205,6 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
         time.sleep(0.2)  # still running when chunk 0 fails
         return {"chunk": i}
 
-    monkeypatch.setattr(store_module, "_fill_chunk", fill)
     recorded = []
     with pytest.raises(OSError), ThreadPoolExecutor(1) as worker:  # a thread for the worker process
         store_module._share([0, 1, 2, 3], lambda i: (fill, i), lambda i, info: recorded.append((i, info)), worker, 1)
