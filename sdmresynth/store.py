@@ -121,8 +121,7 @@ def _reservations_on(paths: list[Path], cfg: StftConfig, pool: Executor | None, 
     HEADERS_PER_JOB files: a million-file corpus has minutes of headers to read before any frame can be placed."""
     slices = [paths[i:i + HEADERS_PER_JOB] for i in range(0, len(paths), HEADERS_PER_JOB)]
     rows: dict[int, list[int]] = {}
-    _share(range(len(slices)), lambda i: (_reservations, slices[i], cfg), rows.__setitem__, pool,
-           min(workers, len(slices) - 1))
+    _share(range(len(slices)), lambda i: (_reservations, slices[i], cfg), rows.__setitem__, pool, workers)
     return [count for i in range(len(slices)) for count in rows[i]]
 
 
@@ -303,7 +302,7 @@ def _build_on(paths: list[Path], cfg: StftConfig, precision: str, store: Path, b
             if progress:
                 progress(len(chunks[i]))
 
-        _share(todo, job, record, pool, min(spawned, len(todo) - 1))
+        _share(todo, job, record, pool, spawned)
     for future in synced:
         future.result()  # a failed sync or record stops the build here, before the manifest
     _finish([infos[i] for i in range(len(chunks))], precision, store, building, time.perf_counter() - started)
@@ -345,8 +344,8 @@ def _share(todo: Iterable[int], job: Callable[[int], tuple], record: Callable[[i
            pool: Executor | None = None, workers: int = 0) -> None:
     """Run the jobs `todo` on this process (a thread, as the caller only waits) and `workers` workers of `pool`, one
     at a time each, each given the next job as soon as it is free, so the workers' start-up overlaps this process's
-    first job. job(i) is the function and its arguments; record(i, result) is called here, in the caller's thread,
-    as each job finishes."""
+    first job (a worker beyond the jobs gets none, so it is never spawned). job(i) is the function and its arguments;
+    record(i, result) is called here, in the caller's thread, as each job finishes."""
     waiting = deque(todo)
     running: dict[Future, tuple[int, Executor]] = {}
 
