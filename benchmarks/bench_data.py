@@ -1,10 +1,16 @@
-"""Data preparation: seconds to turn the shared train split into training frames, cold and from the cache.
+"""Data preparation: seconds to turn the shared train split into training frames, cold and from the cache, and in
+a fresh process (as a store worker computes them) with and without the workers' malloc settings.
 
     python benchmarks/bench_data.py [--quick] [--json]
 """
 
 from __future__ import annotations
 
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -12,6 +18,34 @@ from common import Timer, parse, report, speech_files
 
 from sdmresynth.data import load_frames
 from sdmresynth.stft import StftConfig
+from sdmresynth.workers import REUSE_FREED_MEMORY
+
+FRESH_PROCESS = """
+import json, resource, sys, time
+from pathlib import Path
+from sdmresynth.data import file_frames
+from sdmresynth.stft import StftConfig
+paths = [Path(line) for line in sys.stdin.read().splitlines()]
+before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+for path in paths:
+    file_frames(path, StftConfig())
+after = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - started, "system_s": after.ru_stime - before.ru_stime,
+                  "page_faults": after.ru_minflt - before.ru_minflt}))
+"""
+
+
+def fresh_process_rows(files: list[Path], rounds: int) -> list[dict]:
+    """file_frames over `files` in fresh processes, alternating default malloc and the store workers' settings; the
+    medians of `rounds` runs each."""
+    runs: dict[str, list[dict]] = {"default malloc": [], "workers' malloc (REUSE_FREED_MEMORY)": []}
+    for _ in range(rounds):
+        for name, extra in zip(runs, ({}, REUSE_FREED_MEMORY)):
+            done = subprocess.run([sys.executable, "-c", FRESH_PROCESS], input="\n".join(map(str, files)),
+                                  env=os.environ | extra, capture_output=True, text=True, check=True)
+            runs[name].append(json.loads(done.stdout))
+    return [{"start": f"fresh process, {name}"} | {key: statistics.median(run[key] for run in measured)
+                                                     for key in measured[0]} for name, measured in runs.items()]
 
 
 def main() -> None:
@@ -29,6 +63,7 @@ def main() -> None:
         {"start": "cold (decode, STFT, trim)", "seconds": cold.seconds},
         {"start": "cached", "seconds": warm.seconds},
         {"start": "cold, other STFT settings", "seconds": changed.seconds},
+        *fresh_process_rows(files, 1 if args.quick else 5),
     ]
     report("data preparation", rows, args, files=len(files), frames=len(frames), speedup=cold.seconds / warm.seconds)
 

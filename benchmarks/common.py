@@ -33,7 +33,7 @@ def report(title: str, rows: list[dict], args: argparse.Namespace, **extra) -> N
         print(json.dumps({"benchmark": title, "machine": machine(), "quick": args.quick, "rows": rows, **extra}))
         return
     print(f"{title}  ({machine()}{', quick mode' if args.quick else ''})")
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(key for row in rows for key in row))  # every row's, in order of appearance
     widths = [max(len(c), *(len(_fmt(r.get(c, "-"))) for r in rows)) for c in columns]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     for row in rows:

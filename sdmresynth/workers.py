@@ -12,14 +12,18 @@ from multiprocessing.context import BaseContext
 from typing import Iterator
 
 PRELOAD = ["numpy", "torch", "sdmresynth.api", "sdmresynth.metrics"]
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+# glibc's malloc in a fresh process gives each freed block over 128 kB back to the kernel and faults it in again for
+# the next file: a store worker spent a quarter of its time in page faults (benchmarks/RESULTS.md section 8). Blocks
+# up to 16 MB (two minutes of a file's frames) are kept for reuse instead; other platforms ignore the variables.
+REUSE_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(16 << 20), "MALLOC_TRIM_THRESHOLD_": str(32 << 20)}
 
 
 @contextmanager
-def _one_thread_environment() -> Iterator[None]:
-    """OMP/BLAS thread counts of 1 for processes started inside the block (they inherit the environment)."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in THREAD_VARIABLES})
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` set for processes started inside the block (they inherit the environment)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
@@ -51,7 +55,7 @@ def start_server(workers: int) -> None:
         from multiprocessing import forkserver
 
         _context()
-        with _one_thread_environment():
+        with _environment(ONE_THREAD):
             forkserver.ensure_running()
 
 
@@ -68,14 +72,16 @@ def worker_pool(workers: int, initializer: Callable | None = None, initargs: tup
     """A ProcessPoolExecutor of single-threaded workers: forked from a preloaded server where the platform has one
     (no second import of torch per worker), spawned elsewhere."""
     context = _context()
-    with _one_thread_environment(), ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
-                                                        initargs=(initializer, initargs)) as pool:
+    with _environment(ONE_THREAD), ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
+                                               initargs=(initializer, initargs)) as pool:
         yield pool
 
 
 @contextmanager
 def light_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Single-threaded workers for jobs that need numpy but not torch (building the frame store): spawned fresh,
-    they start in a fraction of a second, where a pool preloaded with torch takes about three."""
-    with _one_thread_environment(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    they start in a fraction of a second, where a pool preloaded with torch takes about three; their malloc keeps
+    freed memory for reuse."""
+    spawn = multiprocessing.get_context("spawn")
+    with _environment(ONE_THREAD | REUSE_FREED_MEMORY), ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         yield pool

@@ -1,0 +1,19 @@
+"""The worker pools' environment: what their processes inherit, and that the caller's is left as it was."""
+
+import os
+
+from sdmresynth.workers import ONE_THREAD, REUSE_FREED_MEMORY, light_pool
+
+
+def _environment_of_worker(names: list[str]) -> dict[str, str | None]:
+    return {name: os.environ.get(name) for name in names}
+
+
+def test_store_workers_run_one_thread_with_malloc_reuse_and_leave_the_callers_environment(monkeypatch):
+    names = [*ONE_THREAD, *REUSE_FREED_MEMORY]
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with light_pool(1) as pool:
+        seen = pool.submit(_environment_of_worker, names).result()
+    assert seen == ONE_THREAD | REUSE_FREED_MEMORY
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "MALLOC_MMAP_THRESHOLD_" not in os.environ
