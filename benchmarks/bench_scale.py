@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED, TRAIN_LIST, FALLBACK_CLIPS, machine, report
+from common import TRAIN_LIST, FALLBACK_CLIPS, machine, report
 
 BUILD = """
 import sys, time

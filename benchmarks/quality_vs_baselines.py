@@ -45,7 +45,7 @@ _STATE: dict = {}
 def fit_baselines(quick: bool) -> Path:
     """Fit PCA and IS-NMF on the training frames and save them (an .npz the workers read) in the frame store's
     folder, keyed by the training files and these settings, so that a second run reuses them; return its path."""
-    from sdmresynth.baselines import fit_is_nmf, fit_pca
+    from sdmresynth.baselines import fit_pca
     from sdmresynth.data import TRIM_TOP_DB, default_cache_dir, load_frames, read_list
     from sdmresynth.stft import StftConfig
     from sdmresynth.store import store_key

@@ -19,7 +19,7 @@ def decode_file(codes_path: Path, output: Path, phase_from: Path | None, keep_to
     codes_file = read_codes(codes_path)
     try:
         loaded = load_model(model_name or codes_file.model, device)
-    except UserError as error:
+    except UserError:
         if model_name:
             raise
         raise UserError(f"{codes_path}: made by model {codes_file.model!r}, which cannot be loaded here; "

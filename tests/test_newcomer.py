@@ -4,7 +4,6 @@ scoring exit codes and tables, and messages in the caller's terms."""
 import json
 import shutil
 
-import numpy as np
 import pytest
 import soundfile as sf
 

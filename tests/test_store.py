@@ -39,11 +39,11 @@ def clips(tmp_path):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr("sdmresynth.store.CHUNK_SECONDS", 2.0)  # several chunks from a few short files
+    monkeypatch.setattr("sdmresynth.store_build.CHUNK_SECONDS", 2.0)  # several chunks from a few short files
 
 
 def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips, small_chunks, monkeypatch):
-    monkeypatch.setattr("sdmresynth.store.HEADERS_PER_JOB", 2)  # the headers read in slices, on both processes too
+    monkeypatch.setattr("sdmresynth.store_build.HEADERS_PER_JOB", 2)  # the headers read in slices, on both processes too
     in_memory = load_frames(clips, StftConfig())
     cache = tmp_path / "cache"
     stored = load_frames(clips, StftConfig(), cache, workers=2)
@@ -89,19 +89,19 @@ def test_the_calling_process_builds_chunks_beside_its_spawned_workers(tmp_path, 
     it); the spawned worker gets the first chunk after this process's own, so both do some of the work."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
     here = []
 
     class InThisProcess(ThreadPoolExecutor):
         def submit(self, fn, *job):
-            if fn is store_module._fill_chunk:  # not the syncer's jobs
+            if fn is store_build._fill_chunk:  # not the syncer's jobs
                 here.append(job[0])
             return super().submit(fn, *job)
 
-    monkeypatch.setattr(store_module, "ThreadPoolExecutor", InThisProcess)
+    monkeypatch.setattr(store_build, "ThreadPoolExecutor", InThisProcess)
     stored = load_frames(clips, StftConfig(), tmp_path / "cache", workers=2)
-    chunks = store_module._chunks(store_module._reservations(clips, StftConfig()), StftConfig())
+    chunks = store_build._chunks(store_build._reservations(clips, StftConfig()), StftConfig())
     assert len(chunks) >= 3 and here[0] == [chunks[0].start, chunks[0].stop]
     assert 1 <= len(here) < len(chunks)  # the spawned worker did the others, chunk 1 first
     assert [chunks[1].start, chunks[1].stop] not in here
@@ -120,11 +120,11 @@ def test_store_is_renewed_when_files_or_settings_change(tmp_path, clips):
 
 def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_done(tmp_path, clips, small_chunks,
                                                                                        monkeypatch):
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
     cache = tmp_path / "cache"
     calls = []
-    original = store_module._fill_chunk
+    original = store_build._fill_chunk
 
     def fill_then_fail(*job):
         if len(calls) == 2:
@@ -132,11 +132,11 @@ def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_
         calls.append(tuple(job[0]))  # the chunk's files
         return original(*job)
 
-    monkeypatch.setattr(store_module, "_fill_chunk", fill_then_fail)
+    monkeypatch.setattr(store_build, "_fill_chunk", fill_then_fail)
     with pytest.raises(KeyboardInterrupt):
         load_frames(clips, StftConfig(), cache, workers=1)
     assert not list(cache.glob("store-*")) and len(list(cache.glob("building-*/chunk-*.json"))) == 2
-    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(tuple(job[0])) or original(*job))
+    monkeypatch.setattr(store_build, "_fill_chunk", lambda *job: calls.append(tuple(job[0])) or original(*job))
     resumed = load_frames(clips, StftConfig(), cache, workers=1)
     assert len(calls) > 2 and not set(calls[2:]) & set(calls[:2])  # only the missing chunks were built
     np.testing.assert_array_equal(resumed.frames, load_frames(clips, StftConfig()).frames)
@@ -144,9 +144,9 @@ def test_an_interrupted_build_resumes_from_its_chunks_and_is_never_trusted_half_
 
 @pytest.mark.parametrize("damage", ["a record garbled", "the frames file cut short"])
 def test_a_resumed_build_redoes_what_was_damaged_while_it_waited(tmp_path, clips, small_chunks, monkeypatch, damage):
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
-    cache, original, calls = tmp_path / "cache", store_module._fill_chunk, []
+    cache, original, calls = tmp_path / "cache", store_build._fill_chunk, []
 
     def fill_two_then_stop(*job):
         if len(calls) == 2:
@@ -154,7 +154,7 @@ def test_a_resumed_build_redoes_what_was_damaged_while_it_waited(tmp_path, clips
         calls.append(tuple(job[0]))
         return original(*job)
 
-    monkeypatch.setattr(store_module, "_fill_chunk", fill_two_then_stop)
+    monkeypatch.setattr(store_build, "_fill_chunk", fill_two_then_stop)
     with pytest.raises(KeyboardInterrupt):
         load_frames(clips, StftConfig(), cache, workers=1)
     (building,) = cache.glob("building-*")
@@ -162,7 +162,7 @@ def test_a_resumed_build_redoes_what_was_damaged_while_it_waited(tmp_path, clips
         (building / "chunk-000000.json").write_text("{garbled")
     else:
         os.truncate(building / "frames.npy", 200)
-    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: calls.append(tuple(job[0])) or original(*job))
+    monkeypatch.setattr(store_build, "_fill_chunk", lambda *job: calls.append(tuple(job[0])) or original(*job))
     resumed = load_frames(clips, StftConfig(), cache, workers=1)
     redone = set(calls[2:]) & set(calls[:2])
     assert redone == ({calls[0]} if damage == "a record garbled" else set(calls[:2]))
@@ -173,13 +173,13 @@ def test_a_chunk_is_recorded_only_after_its_frames_are_synced(tmp_path, clips, s
     """The record is what a resumed build trusts: it is written only after a sync that follows the chunk's writes."""
     import os
 
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
     events = []
-    fill, sync, write = store_module._fill_chunk, os.fdatasync, store_module.write_atomically
-    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: events.append("fill") or fill(*job))
+    fill, sync, write = store_build._fill_chunk, os.fdatasync, store_build.write_atomically
+    monkeypatch.setattr(store_build, "_fill_chunk", lambda *job: events.append("fill") or fill(*job))
     monkeypatch.setattr(os, "fdatasync", lambda fd: sync(fd) or events.append("sync"))
-    monkeypatch.setattr(store_module, "write_atomically",
+    monkeypatch.setattr(store_build, "write_atomically",
                         lambda path, how: events.append("record" if path.name.startswith("chunk-") else "manifest")
                         or write(path, how))
     load_frames(clips, StftConfig(), tmp_path / "cache", workers=1)
@@ -194,7 +194,7 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
     both_started = threading.Barrier(2)
 
@@ -207,29 +207,29 @@ def test_after_a_failed_chunk_the_chunks_in_progress_finish_and_are_recorded_and
 
     recorded = []
     with pytest.raises(OSError), ThreadPoolExecutor(1) as worker:  # a thread for the worker process
-        store_module._share([0, 1, 2, 3], lambda i: (fill, i), lambda i, info: recorded.append((i, info)), worker, 1)
+        store_build._share([0, 1, 2, 3], lambda i: (fill, i), lambda i, info: recorded.append((i, info)), worker, 1)
     assert recorded == [(1, {"chunk": 1})]
 
 
 def test_headers_are_read_in_slices_by_this_process_and_the_workers_in_list_order(clips, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
     paths = clips * 3
-    expected = store_module._reservations(paths, StftConfig())
+    expected = store_build._reservations(paths, StftConfig())
     assert len(set(expected)) == 3 and expected[-1] == 0  # two clip lengths and the broken file
-    monkeypatch.setattr(store_module, "HEADERS_PER_JOB", 4)
+    monkeypatch.setattr(store_build, "HEADERS_PER_JOB", 4)
     with ThreadPoolExecutor(2) as pool:  # threads for the worker processes
-        assert store_module._reservations_on(paths, StftConfig(), pool, 2) == expected
+        assert store_build._reservations_on(paths, StftConfig(), pool, 2) == expected
 
 
 def test_a_store_that_cannot_fit_is_refused_before_any_work(tmp_path, clips, monkeypatch):
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
     usage = shutil.disk_usage(tmp_path)._replace(free=5000)
-    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda path: usage)
-    monkeypatch.setattr(store_module, "_fill_chunk", lambda *job: pytest.fail("a chunk was started"))
+    monkeypatch.setattr(store_build.shutil, "disk_usage", lambda path: usage)
+    monkeypatch.setattr(store_build, "_fill_chunk", lambda *job: pytest.fail("a chunk was started"))
     with pytest.raises(UserError, match=r"it needs up to 1 MB and 0 MB is free there"):
         load_frames(clips, StftConfig(), tmp_path / "cache")
 
@@ -238,9 +238,9 @@ def test_a_disk_that_fills_up_mid_build_stops_it_with_one_line_and_the_build_res
                                                                                      monkeypatch):
     import errno
 
-    import sdmresynth.store as store_module
+    import sdmresynth.store_build as store_build
 
-    fill, filled = store_module._fill_chunk, []
+    fill, filled = store_build._fill_chunk, []
 
     def fill_until_the_disk_is_full(*job):
         if len(filled) == 2:
@@ -248,12 +248,12 @@ def test_a_disk_that_fills_up_mid_build_stops_it_with_one_line_and_the_build_res
         filled.append(job[0])
         return fill(*job)
 
-    monkeypatch.setattr(store_module, "_fill_chunk", fill_until_the_disk_is_full)
+    monkeypatch.setattr(store_build, "_fill_chunk", fill_until_the_disk_is_full)
     cache = tmp_path / "cache"
     with pytest.raises(UserError, match="No space left on device; run again once that is fixed"):
         load_frames(clips, StftConfig(), cache, workers=1)
     assert len(list(cache.glob("building-*/chunk-*.json"))) == 2
-    monkeypatch.setattr(store_module, "_fill_chunk", fill)
+    monkeypatch.setattr(store_build, "_fill_chunk", fill)
     np.testing.assert_array_equal(load_frames(clips, StftConfig(), cache, workers=1).frames,
                                   load_frames(clips, StftConfig()).frames)
 
