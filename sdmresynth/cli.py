@@ -46,7 +46,8 @@ def main() -> None:
               help="Split list of training files (paths relative to the list). Repeatable.")
 @click.option("--val", "val_lists", multiple=True, type=click.Path(path_type=Path),
               help="Split list of validation files. Repeatable.")
-@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Checkpoint to write.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="Checkpoint to write (required unless "
+              "--build-only).")
 @click.option("--model-type", type=click.Choice(["vae", "sdm-vae", "vsc"]), default="sdm-vae", show_default=True)
 @click.option("--latent-dim", "-L", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--dictionary", type=click.Choice(["identity", "dct", "learned"]), default="dct", show_default=True)
@@ -97,17 +98,27 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="Processes that build the frame store, this one included (0: one per CPU).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run that writes --out.")
+@click.option("--build-only", is_flag=True, help="Build the frame stores of the training and validation files and "
+              "stop without training (--out is then optional): for example on each node before a torchrun launch. "
+              "Add it to the training command line itself, so that the files, --cache-dir and --frame-precision "
+              "are the same.")
 @DEVICE
-def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...], out: Path, threads: int,
-          cache_dir: Path | None, no_cache: bool, workers: int, resume: bool, device: str, **settings) -> None:
+def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Path, ...], out: Path | None,
+          threads: int, cache_dir: Path | None, no_cache: bool, workers: int, resume: bool, build_only: bool,
+          device: str, **settings) -> None:
     """Train a VAE, SDM-VAE or VSC: the paper's protocol (Adam, batch 128, early stopping on the validation loss)
     with the recipe of the shipped models (log input standardised per bin, Adam 1e-3, gradient norm clipped at
     2000); --paper-protocol trains the official code's setting instead."""
     from rich.console import Console
 
     from .data import default_cache_dir
-    from .training_cli import check_options_apply, configs_from_options, gather_files, run_training
+    from .stft import StftConfig
+    from .training_cli import check_options_apply, configs_from_options, gather_files, load_sets, run_training
 
+    if build_only and no_cache:
+        raise click.UsageError("--build-only builds the frame stores, which --no-cache turns off: give one of them")
+    if not build_only and out is None:
+        raise click.UsageError("Missing option '--out' / '-o' (the checkpoint to write), or give --build-only")
     context = click.get_current_context()
     given = {name for name in settings if context.get_parameter_source(name) is not ParameterSource.DEFAULT}
     check_options_apply(settings["model_type"], given)
@@ -117,8 +128,12 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
                else {"train": [f"speaker split of {data}"], "val": [f"speaker split of {data}"]})
     cache = None if no_cache else (cache_dir or default_cache_dir())
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    run_training(model_config, train_config, files, sources, out, device, threads, resume, cache,
-                 Console(soft_wrap=True, quiet=not main_process), workers)
+    console = Console(soft_wrap=True, quiet=not main_process)
+    if build_only:
+        load_sets(files, StftConfig(), cache, workers, train_config.frame_precision, console)
+        console.print("the frame stores are ready: the same command without --build-only trains from them")
+        return
+    run_training(model_config, train_config, files, sources, out, device, threads, resume, cache, console, workers)
 
 
 def _print_notices(notices: list[str]) -> None:

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .data import cache_size, find_audio, format_size, load_frames, read_list, speaker_of, split_by_speaker
+from .data import (FrameSet, cache_size, find_audio, format_size, load_frames, read_list, speaker_of,
+                   split_by_speaker)
 from .device import resolve_device
 from .errors import UserError
 from .models import ModelConfig
@@ -91,6 +92,31 @@ def gather_files(data: Path | None, train_lists: tuple[Path, ...],
     return (*split_by_speaker(files), notices)
 
 
+def load_sets(files: tuple[list[Path], list[Path], list[str]], stft_config: StftConfig, cache_dir: Path | None,
+              workers: int, precision: str, console: Console) -> dict[str, FrameSet]:
+    """The training and validation frames, from the frame store in cache_dir (built on `workers` processes the first
+    time) or computed in memory, with a progress bar; prints the notices, the store and what each set holds."""
+    train_files, val_files, notices = files
+    for notice in notices:
+        console.print(f"[yellow]note[/] {escape(notice)}")
+    sets = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as progress:
+        for name, paths in (("train", train_files), ("val", val_files)):
+            task = progress.add_task(f"reading {name} audio", total=len(paths))
+            sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers,
+                                     precision)
+    if cache_dir:
+        per_hour = round(bytes_per_hour(stft_config, precision) / 1e7) * 10  # MB, to the ten
+        console.print(f"frame store: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
+                      f"about {per_hour} MB per hour of audio; `sdmresynth cache` lists and clears it)")
+    for name, frame_set in sets.items():
+        for reason in frame_set.skipped:
+            console.print(f"[yellow]skipped[/] {escape(reason)}")
+        console.print(f"{name}: {len(frame_set.files)} files, {len(frame_set.frames)} frames")
+    return sets
+
+
 def run_training(
     model_config: ModelConfig,
     train_config: TrainConfig,
@@ -111,24 +137,7 @@ def run_training(
     device = resolve_device(device_name)
     saved = check_run(out, model_config, train_config, resume)  # before reading audio: minutes on a corpus
     stft_config = StftConfig()
-    train_files, val_files, notices = files
-    for notice in notices:
-        console.print(f"[yellow]note[/] {escape(notice)}")
-    sets = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as progress:
-        for name, paths in (("train", train_files), ("val", val_files)):
-            task = progress.add_task(f"reading {name} audio", total=len(paths))
-            sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers,
-                                     train_config.frame_precision)
-    if cache_dir:
-        per_hour = round(bytes_per_hour(stft_config, train_config.frame_precision) / 1e7) * 10  # MB, to the ten
-        console.print(f"frame store: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
-                      f"about {per_hour} MB per hour of audio; `sdmresynth cache` lists and clears it)")
-    for name, frame_set in sets.items():
-        for reason in frame_set.skipped:
-            console.print(f"[yellow]skipped[/] {escape(reason)}")
-        console.print(f"{name}: {len(frame_set.files)} files, {len(frame_set.frames)} frames")
+    sets = load_sets(files, stft_config, cache_dir, workers, train_config.frame_precision, console)
     metadata = {
         "data_sources": sources,
         "train_files": len(sets["train"].files),

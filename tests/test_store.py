@@ -43,7 +43,7 @@ def small_chunks(monkeypatch):
 
 
 def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips, small_chunks, monkeypatch):
-    monkeypatch.setattr("sdmresynth.store_build.HEADERS_PER_JOB", 2)  # the headers read in slices, on both processes too
+    monkeypatch.setattr("sdmresynth.store_build.HEADERS_PER_JOB", 2)  # headers read in slices, on both processes too
     in_memory = load_frames(clips, StftConfig())
     cache = tmp_path / "cache"
     stored = load_frames(clips, StftConfig(), cache, workers=2)
@@ -313,6 +313,35 @@ def test_training_from_the_store_equals_training_from_memory(tmp_path, clips, pr
     a, b = _trained_from_memory_and_from_the_store(tmp_path, clips, "cpu", precision)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_build_only_makes_the_stores_that_training_then_uses_and_trains_nothing(tmp_path, clips):
+    lists = {}
+    for name, paths in (("train", clips[:4]), ("val", clips[4:6])):
+        lists[name] = tmp_path / f"{name}.txt"
+        lists[name].write_text("\n".join(str(path) for path in paths))
+    cache, out = tmp_path / "cache", tmp_path / "m.pt"
+    command = ["train", "--train", lists["train"], "--val", lists["val"], "--cache-dir", cache, "--out", out,
+               "-L", "8", "--hidden-dim", "16", "--max-epochs", "1", "--workers", "2"]
+    built = run(*command, "--build-only")
+    assert built.exit_code == 0 and "frame stores are ready" in built.output and not out.exists()
+    assert sorted((store["state"], store["files"]) for store in list_stores(cache)) == [("complete", 2),
+                                                                                       ("complete", 4)]
+
+    def manifests() -> dict[str, tuple[int, int]]:
+        return {path.parent.name: (path.stat().st_ino, path.stat().st_mtime_ns)
+                for path in cache.glob("*/manifest.json")}
+
+    made = manifests()
+    assert run(*command).exit_code == 0 and out.exists()
+    assert manifests() == made  # trained from those stores, not built again
+
+
+def test_build_only_needs_the_store_and_training_needs_out(tmp_path):
+    no_store = run("train", "--data", tmp_path, "--build-only", "--no-cache")
+    assert no_store.exit_code == 2 and "--no-cache turns off" in no_store.output
+    no_out = run("train", "--data", tmp_path)
+    assert no_out.exit_code == 2 and "Missing option '--out'" in no_out.output
 
 
 def test_cache_command_lists_and_clears(tmp_path, clips):
