@@ -30,6 +30,9 @@ from common import TRAIN_LIST, FALLBACK_CLIPS, machine, report
 BUILD = """
 import sys, time
 from pathlib import Path
+import sdmresynth.workers
+if sys.argv[5] == "default-malloc":  # the store workers without their malloc settings (build_malloc_ab.py)
+    sdmresynth.workers.REUSE_FREED_MEMORY = {}
 from sdmresynth.data import load_frames, read_list
 from sdmresynth.stft import StftConfig
 started = time.perf_counter()
@@ -112,9 +115,11 @@ def _best(runs: list[dict]) -> dict:
     return max(runs, key=lambda run: run["frames_per_s"]) | {"peak_mb": max(run["peak_mb"] for run in runs)}
 
 
-def build_store(listing: Path, cache: Path, workers: int, precision: str) -> float:
-    done = subprocess.run([sys.executable, "-c", BUILD, str(listing), str(cache), str(workers), precision],
-                          capture_output=True, text=True, check=True)
+def build_store(listing: Path, cache: Path, workers: int, precision: str, worker_malloc: str = "shipped") -> float:
+    """Seconds to build the store of `listing` in a fresh process (`worker_malloc` "default-malloc": without the
+    store workers' malloc settings)."""
+    done = subprocess.run([sys.executable, "-c", BUILD, str(listing), str(cache), str(workers), precision,
+                           worker_malloc], capture_output=True, text=True, check=True)
     return float(done.stdout.split()[1])
 
 

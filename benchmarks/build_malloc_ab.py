@@ -12,28 +12,13 @@ import argparse
 import random
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from bench_scale import build_store
 from common import TRAIN_LIST, machine
 
-BUILD = """
-import sys, time
-from pathlib import Path
-if __name__ == "__main__":
-    import sdmresynth.workers
-    if sys.argv[3] == "2 workers, default malloc":
-        sdmresynth.workers.REUSE_FREED_MEMORY = {}
-    from sdmresynth.data import load_frames, read_list
-    from sdmresynth.stft import StftConfig
-    paths, workers = read_list(Path(sys.argv[1])), 1 if sys.argv[3] == "1 worker" else 2
-    started = time.perf_counter()
-    load_frames(paths, StftConfig(), Path(sys.argv[2]), workers=workers)
-    print(time.perf_counter() - started, sdmresynth.workers.__file__)
-"""
-VARIANTS = ["1 worker", "2 workers", "2 workers, default malloc"]
+VARIANTS = {"1 worker": (1, "shipped"), "2 workers": (2, "shipped"), "2 workers, default malloc": (2, "default-malloc")}
 
 
 def main() -> None:
@@ -44,20 +29,18 @@ def main() -> None:
     seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as folder:
         for round_ in range(args.rounds):
-            order = random.Random(round_).sample(VARIANTS, len(VARIANTS))
+            order = random.Random(round_).sample(list(VARIANTS), len(VARIANTS))
             for name in order:
                 cache = Path(folder) / "cache"
                 shutil.rmtree(cache, ignore_errors=True)
-                done = subprocess.run([sys.executable, "-c", BUILD, str(args.list.resolve()), str(cache), name],
-                                      capture_output=True, text=True, check=True, cwd=folder)  # cwd: not the clone's
-                time_s, module = done.stdout.split()
-                seconds[name].append(float(time_s))
+                workers, malloc = VARIANTS[name]
+                seconds[name].append(build_store(args.list, cache, workers, "float32", malloc))
             print(f"round {round_ + 1}: " + ", ".join(f"{name} {seconds[name][-1]:.2f} s" for name in VARIANTS),
                   flush=True)
-    print(f"{args.rounds} rounds of {args.list} ({machine()}; sdmresynth from {Path(module).parent})")
+    print(f"{args.rounds} rounds of {args.list} ({machine()})")
     for name in VARIANTS:
         print(f"{name}: median {statistics.median(seconds[name]):.3f} s")
-    for name in VARIANTS[1:]:
+    for name in list(VARIANTS)[1:]:
         ratios = [one / two for one, two in zip(seconds["1 worker"], seconds[name])]
         print(f"speed-up of {name}: median {statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f})")
     paired = [new / old for new, old in zip(seconds["2 workers"], seconds["2 workers, default malloc"])]
