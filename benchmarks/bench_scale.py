@@ -8,6 +8,8 @@ the memory-mapped store are the page cache's and do not count. Throughput is the
 runs of each alternate and each side's fastest epoch counts, since a shared machine's speed drifts by more than the
 difference measured (one-epoch runs in a row gave 0.76x to 1.02x for the same code). On the CPU or, with
 --device cuda, on a GPU (batches through pinned memory and the prefetch thread).
+Build times are those of `sdmresynth train --build-only` (which starts the store's workers while it imports torch),
+each the build's own seconds from the store's manifest.
 
     python benchmarks/bench_scale.py [--copies 1 4 12] [--build-workers 1 2] [--build-rounds 3] [--device cuda]
                                      [--train-list L] [--frame-precision bfloat16] [--json]
@@ -26,21 +28,6 @@ import time
 from pathlib import Path
 
 from common import TRAIN_LIST, FALLBACK_CLIPS, machine, report
-
-BUILD = """
-import sys, time
-from pathlib import Path
-import sdmresynth.workers
-if sys.argv[5] == "default-malloc":  # the store workers without their malloc settings (build_malloc_ab.py)
-    sdmresynth.workers.REUSE_FREED_MEMORY = {}
-from sdmresynth.data import load_frames, read_list
-from sdmresynth.stft import StftConfig
-started = time.perf_counter()
-frames = load_frames(read_list(Path(sys.argv[1])), StftConfig(), Path(sys.argv[2]), workers=int(sys.argv[3]),
-                     precision=sys.argv[4]).frames
-print(len(frames), time.perf_counter() - started)
-"""
-
 
 def corpus(folder: Path, files: list[Path], copies: int) -> Path:
     """A list naming every file `copies` times, each copy under another name (a symbolic link)."""
@@ -115,15 +102,22 @@ def _best(runs: list[dict]) -> dict:
     return max(runs, key=lambda run: run["frames_per_s"]) | {"peak_mb": max(run["peak_mb"] for run in runs)}
 
 
-def build_store(listing: Path, cache: Path, workers: int, precision: str, worker_malloc: str = "shipped") -> float:
-    """Seconds to build the store of `listing` in a fresh process (`worker_malloc` "default-malloc": without the
-    store workers' malloc settings)."""
-    done = subprocess.run([sys.executable, "-c", BUILD, str(listing), str(cache), str(workers), precision,
-                           worker_malloc], capture_output=True, text=True, check=True)
-    return float(done.stdout.split()[1])
+def build_store(listing: Path, val: Path, cache: Path, workers: int, precision: str) -> float:
+    """Seconds that `sdmresynth train --build-only` takes to build the store of `listing`, from the store's manifest:
+    the build itself, not the command's start-up (during which the command starts its store workers)."""
+    from sdmresynth.data import TRIM_TOP_DB, read_list
+    from sdmresynth.stft import StftConfig
+    from sdmresynth.store import store_key
+
+    subprocess.run([sys.executable, "-m", "sdmresynth.cli", "train", "--build-only", "--train", str(listing), "--val",
+                    str(val), "--cache-dir", str(cache), "--workers", str(workers), "--frame-precision", precision],
+                   capture_output=True, text=True, check=True)
+    key = store_key(read_list(listing), StftConfig(), TRIM_TOP_DB, precision)
+    return json.loads((cache / f"store-{key}" / "manifest.json").read_text())["build_seconds"]
 
 
-def build_times(listing: Path, folder: Path, count: int, workers: list[int], precision: str, rounds: int) -> dict:
+def build_times(listing: Path, val: Path, folder: Path, count: int, workers: list[int], precision: str,
+                rounds: int) -> dict:
     """Seconds to build the store of `listing` with each number of workers, and its size. With several rounds the
     worker counts alternate build by build (a fresh cache each) and the medians count: the 1-to-2 speed-up is the
     median of the rounds' own, with its lowest and highest."""
@@ -134,7 +128,7 @@ def build_times(listing: Path, folder: Path, count: int, workers: list[int], pre
         for n in workers:
             cache = folder / f"cache-{count}x-{n}w"
             subprocess.run(["rm", "-rf", str(cache)], check=True)
-            times[n].append(build_store(listing, cache, n, precision))
+            times[n].append(build_store(listing, val, cache, n, precision))
     row = {"store_mb": round(cache_size(folder / f"cache-{count}x-{workers[0]}w") / 1e6)}
     row |= {f"build_{n}_workers_s": round(statistics.median(t), 2) for n, t in times.items()}
     if {1, 2} <= times.keys():
@@ -189,7 +183,7 @@ def main() -> None:
             listing = corpus(folder, files, count)
             rounds = 1 if args.quick else args.build_rounds
             row = {"corpus": f"{count}x",
-                   **build_times(listing, folder, count, args.build_workers, args.frame_precision, rounds)}
+                   **build_times(listing, val, folder, count, args.build_workers, args.frame_precision, rounds)}
             if not args.build_only:
                 cache = folder / f"cache-{count}x-{args.build_workers[-1]}w"
                 row |= training(listing, val, cache, folder / "m.pt", args, compare=count == copies[0])

@@ -113,27 +113,34 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
 
     from .data import default_cache_dir
     from .stft import StftConfig
-    from .training_cli import check_options_apply, configs_from_options, gather_files, load_sets, run_training
+    from .training_data import gather_files, load_sets, store_workers
 
     if build_only and no_cache:
         raise click.UsageError("--build-only builds the frame stores, which --no-cache turns off: give one of them")
     if not build_only and out is None:
         raise click.UsageError("Missing option '--out' / '-o' (the checkpoint to write), or give --build-only")
-    context = click.get_current_context()
-    given = {name for name in settings if context.get_parameter_source(name) is not ParameterSource.DEFAULT}
-    check_options_apply(settings["model_type"], given)
-    model_config, train_config = configs_from_options(settings)
     files = gather_files(data, train_lists, val_lists)
     sources = ({"train": [str(p) for p in train_lists], "val": [str(p) for p in val_lists]} if train_lists
                else {"train": [f"speaker split of {data}"], "val": [f"speaker split of {data}"]})
     cache = None if no_cache else (cache_dir or default_cache_dir())
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     console = Console(soft_wrap=True, quiet=not main_process)
-    if build_only:
-        load_sets(files, StftConfig(), cache, workers, train_config.frame_precision, console)
-        console.print("the frame stores are ready: the same command without --build-only trains from them")
-        return
-    run_training(model_config, train_config, files, sources, out, device, threads, resume, cache, console, workers)
+    precision = settings["frame_precision"]
+    with store_workers(files, StftConfig(), cache, workers, precision) as builders:
+        # imported with the store's workers starting (if a store is to be built): torch takes longer than they do
+        from .training_cli import check_options_apply, configs_from_options, prepare_training, run_training
+
+        context = click.get_current_context()
+        given = {name for name in settings if context.get_parameter_source(name) is not ParameterSource.DEFAULT}
+        check_options_apply(settings["model_type"], given)
+        model_config, train_config = configs_from_options(settings)
+        if build_only:
+            load_sets(files, StftConfig(), cache, builders, precision, console)
+            console.print("the frame stores are ready: the same command without --build-only trains from them")
+            return
+        prepared = prepare_training(model_config, train_config, files, out, device, threads, resume, cache, builders,
+                                    console)
+    run_training(model_config, train_config, prepared, sources, out, resume, console)
 
 
 def _print_notices(notices: list[str]) -> None:

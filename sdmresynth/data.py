@@ -13,6 +13,7 @@ from .audio import peak_level, read_audio
 from .errors import UserError
 from .precision import check_precision, rounded
 from .stft import StftConfig, power_frames
+from .workers import StartedPool
 
 if TYPE_CHECKING:
     from .store import StoredFrames
@@ -126,13 +127,20 @@ def format_size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
 
 
+def frames_stored(paths: list[Path], cfg: StftConfig, cache_dir: Path, precision: str = "float32") -> bool:
+    """Whether cache_dir holds the frame store of `paths` already (so that load_frames builds nothing)."""
+    from .store import is_built
+
+    return is_built(paths, cfg, cache_dir, TRIM_TOP_DB, precision)
+
+
 def load_frames(paths: list[Path], cfg: StftConfig, cache_dir: Path | None = None,
-                progress: Callable[[int], None] | None = None, workers: int = 0,
+                progress: Callable[[int], None] | None = None, workers: int | StartedPool = 0,
                 precision: str = "float32") -> FrameSet:
     """Frames of all files (unreadable ones skipped and listed), with the values `precision` keeps. With cache_dir
-    they come from the frame store there (built on `workers` processes the first time): a read-only memory map, so
-    memory stays bounded however large the corpus. Without it they are computed here and held in memory, as float32
-    either way. progress(n): n more files done."""
+    they come from the frame store there (built the first time on `workers` processes, or on this one and a started
+    pool's): a read-only memory map, so memory stays bounded however large the corpus. Without it they are computed
+    here and held in memory, as float32 either way. progress(n): n more files done."""
     check_precision(precision)
     if cache_dir:
         from .store import open_store

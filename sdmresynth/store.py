@@ -28,6 +28,7 @@ import numpy as np
 from .errors import UserError
 from .precision import STORAGE, decode
 from .stft import StftConfig
+from .workers import StartedPool
 
 STORE_VERSION = 2
 # What a cache folder holds that is ours (stores, builds, locks, the old single-file caches), named by a store key:
@@ -107,7 +108,12 @@ def check_cache_dir(cache_dir: Path) -> None:
         raise UserError(f"{cache_dir}: is a file, not a folder for frame stores: give a folder as --cache-dir")
 
 
-def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: float, workers: int = 0,
+def is_built(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: float, precision: str = "float32") -> bool:
+    """Whether cache_dir holds a store of `paths` already (opening it would build nothing, unless it is damaged)."""
+    return (cache_dir / f"store-{store_key(paths, cfg, top_db, precision)}").is_dir()
+
+
+def open_store(paths: list[Path], cfg: StftConfig, cache_dir: Path, top_db: float, workers: int | StartedPool = 0,
                progress: Callable[[int], None] | None = None,
                precision: str = "float32") -> tuple[StoredFrames, dict]:
     """The frames of paths, read-only and memory-mapped, and the manifest; the store (its frames kept at `precision`)

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
@@ -26,24 +26,38 @@ from .errors import UserError
 from .precision import STORAGE, encode
 from .stft import StftConfig, frame_count
 from .store import STORE_VERSION, disk_bytes, row_bytes
+from .workers import StartedPool, light_pool, started_light_pool, worker_count
 
 CHUNK_SECONDS = 300.0  # audio per chunk of work: small enough to balance the workers and resume, large enough to
                        # keep the records few
 HEADERS_PER_JOB = 2000  # files whose headers one job reads (about 0.2-0.4 s)
 
 
-def build(paths: list[Path], cfg: StftConfig, precision: str, store: Path, building: Path, workers: int,
-          progress: Callable[[int], None] | None) -> None:
-    """Build the store of `paths` in the folder `building` on `workers` processes (this one included; 0: one per
-    CPU), keeping the chunks an interrupted build finished, then rename it to `store`."""
-    from .workers import light_pool, worker_count
+def started_workers(workers: int) -> AbstractContextManager[StartedPool]:
+    """Store workers started now, for the builds inside the block to share: `workers` processes with the caller (0:
+    one per CPU; at least 2), so `workers` - 1 spawned. Their start-up (importing numpy and soundfile, 0.2-0.4 s)
+    then overlaps what the caller does before its first build instead of delaying it."""
+    return started_light_pool(worker_count(workers) - 1, _ready)
 
+
+def _ready() -> None:
+    """A worker's first job: unpickling it imports this module, which imports what every build job needs."""
+
+
+def build(paths: list[Path], cfg: StftConfig, precision: str, store: Path, building: Path,
+          workers: int | StartedPool, progress: Callable[[int], None] | None) -> None:
+    """Build the store of `paths` in the folder `building` on `workers` processes (this one included; 0: one per
+    CPU; or this one and a started pool's), keeping the chunks an interrupted build finished, then rename it to
+    `store`."""
     started = time.perf_counter()
     building.mkdir(parents=True, exist_ok=True)
-    spawned = worker_count(workers, len(paths)) - 1
     try:
-        with light_pool(spawned) if spawned > 0 else nullcontext() as pool:  # workers start as jobs are given
-            _build_on(paths, cfg, precision, store, building, pool, spawned, progress, started)
+        if isinstance(workers, StartedPool):
+            _build_on(paths, cfg, precision, store, building, workers.executor, workers.size, progress, started)
+        else:
+            spawned = worker_count(workers, len(paths)) - 1
+            with light_pool(spawned) if spawned > 0 else nullcontext() as pool:  # workers start as jobs are given
+                _build_on(paths, cfg, precision, store, building, pool, spawned, progress, started)
     except BrokenProcessPool:
         raise UserError("a worker building the frame store stopped abruptly (killed, out of memory, or it re-ran a "
                         "calling script that lacks `if __name__ == \"__main__\":`); run again to resume the "

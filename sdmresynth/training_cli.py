@@ -1,22 +1,25 @@
-"""`sdmresynth train`: gather data, run train_model with a progress display, report the result."""
+"""`sdmresynth train`: the model and training settings from the options, then train_model on the loaded frames with
+a progress display, and the result."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from .data import (FrameSet, cache_size, find_audio, format_size, load_frames, read_list, speaker_of,
-                   split_by_speaker)
+from .data import FrameSet
 from .device import resolve_device
 from .errors import UserError
 from .models import ModelConfig
 from .stft import StftConfig
-from .store import bytes_per_hour
+from .checkpoint import Checkpoint
 from .train import EpochReport, TrainConfig, check_run, state_path, train_model
+from .training_data import load_sets
+from .workers import StartedPool
 
 
 # The recipe of the shipped models (the default) and the official code's setting (--paper-protocol); an option
@@ -67,77 +70,31 @@ def configs_from_options(options: dict) -> tuple[ModelConfig, TrainConfig]:
     return model_config, train_config
 
 
-def gather_files(data: Path | None, train_lists: tuple[Path, ...],
-                 val_lists: tuple[Path, ...]) -> tuple[list[Path], list[Path], list[str]]:
-    """Train and validation files from --train/--val lists, or a speaker split of --data; and notices."""
-    if train_lists:
-        if not val_lists:
-            raise UserError("--train needs --val (a speaker-disjoint validation list)")
-        train = [p for lst in train_lists for p in read_list(lst)]
-        val = [p for lst in val_lists for p in read_list(lst)]
-        shared = len(set(val) & set(train))
-        notices = [f"{shared} of the {len(val)} validation files are also training files: the validation loss that "
-                   "chooses the best epoch and stops training will flatter the model"] if shared else []
-        return train, val, notices
-    if data is None:
-        raise UserError("give --data DIR or --train LIST --val LIST")
-    files = find_audio(data)
-    if not files:
-        raise UserError(f"{data}: no audio files found")
-    if len(files) < 2:
-        raise UserError(f"{data}: need at least two audio files (one for validation)")
-    notices = []
-    if len({speaker_of(p) for p in files}) < 2:
-        notices.append(f"{data}: one speaker only (one folder): validation files share the training speaker")
-    return (*split_by_speaker(files), notices)
+class Prepared(NamedTuple):
+    """What a run needs before it trains: its device, the state it resumes (or None) and its frame sets."""
+    device: torch.device
+    saved: Checkpoint | None
+    sets: dict[str, FrameSet]
 
 
-def load_sets(files: tuple[list[Path], list[Path], list[str]], stft_config: StftConfig, cache_dir: Path | None,
-              workers: int, precision: str, console: Console) -> dict[str, FrameSet]:
-    """The training and validation frames, from the frame store in cache_dir (built on `workers` processes the first
-    time) or computed in memory, with a progress bar; prints the notices, the store and what each set holds."""
-    train_files, val_files, notices = files
-    for notice in notices:
-        console.print(f"[yellow]note[/] {escape(notice)}")
-    sets = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as progress:
-        for name, paths in (("train", train_files), ("val", val_files)):
-            task = progress.add_task(f"reading {name} audio", total=len(paths))
-            sets[name] = load_frames(paths, stft_config, cache_dir, lambda n: progress.advance(task, n), workers,
-                                     precision)
-    if cache_dir:
-        per_hour = round(bytes_per_hour(stft_config, precision) / 1e7) * 10  # MB, to the ten
-        console.print(f"frame store: {escape(str(cache_dir))} ({format_size(cache_size(cache_dir))} in all; "
-                      f"about {per_hour} MB per hour of audio; `sdmresynth cache` lists and clears it)")
-    for name, frame_set in sets.items():
-        for reason in frame_set.skipped:
-            console.print(f"[yellow]skipped[/] {escape(reason)}")
-        console.print(f"{name}: {len(frame_set.files)} files, {len(frame_set.frames)} frames")
-    return sets
-
-
-def run_training(
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    files: tuple[list[Path], list[Path], list[str]],
-    sources: dict[str, list[str]],
-    out: Path,
-    device_name: str,
-    threads: int,
-    resume: bool,
-    cache_dir: Path | None,
-    console: Console,
-    workers: int = 0,
-) -> None:
-    """Open the frame store (built on `workers` processes the first time), train, print one line per epoch and a
-    summary."""
+def prepare_training(model_config: ModelConfig, train_config: TrainConfig,
+                     files: tuple[list[Path], list[Path], list[str]], out: Path, device_name: str, threads: int,
+                     resume: bool, cache_dir: Path | None, workers: int | StartedPool, console: Console) -> Prepared:
+    """Set the threads, find the device, check --out and --resume, then load the frames (the store built on
+    `workers` processes the first time)."""
     if threads > 0:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
     saved = check_run(out, model_config, train_config, resume)  # before reading audio: minutes on a corpus
+    return Prepared(device, saved, load_sets(files, StftConfig(), cache_dir, workers, train_config.frame_precision,
+                                             console))
+
+
+def run_training(model_config: ModelConfig, train_config: TrainConfig, prepared: Prepared,
+                 sources: dict[str, list[str]], out: Path, resume: bool, console: Console) -> None:
+    """Train, print one line per epoch and a summary."""
+    device, saved, sets = prepared
     stft_config = StftConfig()
-    sets = load_sets(files, stft_config, cache_dir, workers, train_config.frame_precision, console)
     metadata = {
         "data_sources": sources,
         "train_files": len(sets["train"].files),

@@ -8,8 +8,9 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing.context import BaseContext
-from typing import Iterator
+from typing import Any, Iterator
 
 PRELOAD = ["numpy", "torch", "sdmresynth.api", "sdmresynth.metrics"]
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -85,3 +86,20 @@ def light_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     spawn = multiprocessing.get_context("spawn")
     with _environment(ONE_THREAD | REUSE_FREED_MEMORY), ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         yield pool
+
+
+@dataclass(frozen=True)
+class StartedPool:
+    """`size` worker processes started ahead of their jobs (started_light_pool), for several calls to share."""
+    executor: ProcessPoolExecutor
+    size: int
+
+
+@contextmanager
+def started_light_pool(workers: int, warm_up: Callable[[], Any]) -> Iterator[StartedPool]:
+    """light_pool's `workers` processes, each started at once by a `warm_up` job (a function whose module imports what
+    the real jobs need), so that their start-up overlaps what the caller does before it gives them work."""
+    with light_pool(workers) as pool:
+        for _ in range(workers):
+            pool.submit(warm_up)  # no worker is idle yet, so each job starts one more
+        yield StartedPool(pool, workers)

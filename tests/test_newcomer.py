@@ -140,7 +140,7 @@ def no_audio_reading(monkeypatch):
     def read(*args, **kwargs):
         raise AssertionError("audio was read before the checks")
 
-    monkeypatch.setattr("sdmresynth.training_cli.load_frames", read)
+    monkeypatch.setattr("sdmresynth.training_data.load_frames", read)
 
 
 def test_resume_without_a_state_fails_before_reading_audio(tmp_path, no_audio_reading):
@@ -152,7 +152,7 @@ def test_resume_with_other_settings_names_them_before_reading_audio(tmp_path, mo
     data, out = _corpus(tmp_path), tmp_path / "m.pt"
     assert run("train", "--data", data, "--out", out, *TINY, "--max-epochs", "1").exit_code == 0
     out.unlink()
-    monkeypatch.setattr("sdmresynth.training_cli.load_frames", lambda *a, **k: pytest.fail("audio was read"))
+    monkeypatch.setattr("sdmresynth.training_data.load_frames", lambda *a, **k: pytest.fail("audio was read"))
     result = run("train", "--data", data, "--out", out, *TINY, "--max-epochs", "2", "--resume", "--lr", "0.01")
     assert result.exit_code == 1 and "lr 0.001 -> 0.01" in result.output
 

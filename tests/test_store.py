@@ -62,6 +62,46 @@ def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips,
     assert (store / "frames.npy").stat().st_mtime_ns == built  # reused, not rebuilt
 
 
+def test_builds_share_a_started_pool_and_start_no_other_process(tmp_path, clips, small_chunks, monkeypatch):
+    import multiprocessing
+
+    import sdmresynth.store_build as store_build
+
+    with store_build.started_workers(2) as pool:
+        workers = {process.pid for process in multiprocessing.active_children()}
+        given = []
+        submit = pool.executor.submit
+        monkeypatch.setattr(pool.executor, "submit", lambda fn, *args: given.append(fn) or submit(fn, *args))
+        first = load_frames(clips, StftConfig(), tmp_path / "one", workers=pool)
+        second = load_frames(clips[:3], StftConfig(), tmp_path / "two", workers=pool)
+        assert {process.pid for process in multiprocessing.active_children()} == workers and len(workers) == 1
+    assert given.count(store_build._fill_chunk) >= 2  # the pool's worker built chunks of both
+    np.testing.assert_array_equal(first.frames, load_frames(clips, StftConfig()).frames)
+    np.testing.assert_array_equal(second.frames, load_frames(clips[:3], StftConfig()).frames)
+
+
+def test_train_starts_store_workers_only_where_it_will_build_a_store(tmp_path, clips, monkeypatch):
+    from sdmresynth.training_data import store_workers
+    from sdmresynth.workers import StartedPool
+
+    files, cache, cfg = (clips[:4], clips[4:6], []), tmp_path / "cache", StftConfig()
+    for cache_dir, workers in ((None, 2), (cache, 1)):  # no store, or no worker to spawn
+        with store_workers(files, cfg, cache_dir, workers, "float32") as builders:
+            assert builders == workers
+    monkeypatch.setenv("LOCAL_RANK", "1")  # torchrun: another process of the node starts them
+    with store_workers(files, cfg, cache, 2, "float32") as builders:
+        assert builders == 2
+    monkeypatch.delenv("LOCAL_RANK")
+    for paths in files[:2]:  # the training store missing, then the validation store
+        with store_workers(files, cfg, cache, 2, "float32") as builders:
+            assert isinstance(builders, StartedPool) and builders.size == 1
+            load_frames(paths, cfg, cache, workers=builders)
+    with store_workers(files, cfg, cache, 2, "float32") as builders:  # both built
+        assert builders == 2
+    with store_workers(files, cfg, cache, 2, "bfloat16") as builders:  # another precision is another store
+        assert isinstance(builders, StartedPool)
+
+
 def test_a_bfloat16_store_holds_the_rounded_frames_in_half_the_bytes_beside_the_float32_one(tmp_path, clips,
                                                                                              small_chunks):
     cache = tmp_path / "cache"

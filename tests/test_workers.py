@@ -1,8 +1,10 @@
-"""The worker pools' environment: what their processes inherit, and that the caller's is left as it was."""
+"""The worker pools: what their processes inherit, that the caller's environment is left as it was, and pools started
+ahead of their jobs."""
 
+import multiprocessing
 import os
 
-from sdmresynth.workers import ONE_THREAD, REUSE_FREED_MEMORY, light_pool
+from sdmresynth.workers import ONE_THREAD, REUSE_FREED_MEMORY, light_pool, started_light_pool
 
 
 def _environment_of_worker(names: list[str]) -> dict[str, str | None]:
@@ -17,3 +19,11 @@ def test_store_workers_run_one_thread_with_malloc_reuse_and_leave_the_callers_en
         seen = pool.submit(_environment_of_worker, names).result()
     assert seen == ONE_THREAD | REUSE_FREED_MEMORY
     assert os.environ["OMP_NUM_THREADS"] == "7" and "MALLOC_MMAP_THRESHOLD_" not in os.environ
+
+
+def test_a_started_pool_has_its_workers_running_before_it_is_given_a_job():
+    before = {process.pid for process in multiprocessing.active_children()}
+    with started_light_pool(2, os.getpid) as started:
+        running = {process.pid for process in multiprocessing.active_children()} - before
+        assert started.size == 2 and len(running) == 2
+        assert started.executor.submit(os.getpid).result() in running
