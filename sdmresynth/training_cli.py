@@ -11,12 +11,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from .checkpoint import Checkpoint
 from .data import FrameSet
 from .device import resolve_device
 from .errors import UserError
 from .models import ModelConfig
 from .stft import StftConfig
-from .checkpoint import Checkpoint
 from .train import EpochReport, TrainConfig, check_run, state_path, train_model
 from .training_data import load_sets
 from .workers import StartedPool
