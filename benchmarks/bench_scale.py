@@ -112,8 +112,12 @@ def build_store(listing: Path, val: Path, cache: Path, workers: int, precision: 
     subprocess.run([sys.executable, "-m", "sdmresynth.cli", "train", "--build-only", "--train", str(listing), "--val",
                     str(val), "--cache-dir", str(cache), "--workers", str(workers), "--frame-precision", precision],
                    capture_output=True, text=True, check=True)
-    key = store_key(read_list(listing), StftConfig(), TRIM_TOP_DB, precision)
-    seconds = json.loads((cache / f"store-{key}" / "manifest.json").read_text())["build_seconds"]
+    return build_seconds(cache / f"store-{store_key(read_list(listing), StftConfig(), TRIM_TOP_DB, precision)}")
+
+
+def build_seconds(store: Path) -> float:
+    """The seconds a store's build took, from its manifest."""
+    seconds = json.loads((store / "manifest.json").read_text())["build_seconds"]
     return max(seconds, 0.005)  # kept to 0.01 s: a tiny quick-mode build may read 0.0
 
 

@@ -10,7 +10,6 @@ the speed-ups over one worker and their range (benchmarks/RESULTS.md, section 8)
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import statistics
@@ -19,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_scale import build_store
+from bench_scale import build_seconds, build_store
 from common import TRAIN_LIST, machine
 
 LIBRARY_BUILD = """
@@ -38,8 +37,8 @@ VARIANTS = ["1 worker", "2 workers", "2 workers started by the build", "2 worker
 def library_build(listing: Path, cache: Path, malloc: str) -> float:
     """Seconds of a 2-worker build by load_frames in a fresh process, from the store's manifest."""
     subprocess.run([sys.executable, "-c", LIBRARY_BUILD, str(listing), str(cache), malloc], check=True)
-    (manifest,) = cache.glob("store-*/manifest.json")
-    return json.loads(manifest.read_text())["build_seconds"]
+    (store,) = cache.glob("store-*")
+    return build_seconds(store)
 
 
 def main() -> None:

@@ -125,8 +125,8 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
     cache = None if no_cache else (cache_dir or default_cache_dir())
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     console = Console(soft_wrap=True, quiet=not main_process)
-    precision = settings["frame_precision"]
-    with store_workers(files, StftConfig(), cache, workers, precision) as builders:
+    precision, stft_config = settings["frame_precision"], StftConfig()
+    with store_workers(files, stft_config, cache, workers, precision) as builders:
         # imported with the store's workers starting (if a store is to be built): torch takes longer than they do
         from .training_cli import check_options_apply, configs_from_options, prepare_training, run_training
 
@@ -135,7 +135,7 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
         check_options_apply(settings["model_type"], given)
         model_config, train_config = configs_from_options(settings)
         if build_only:
-            load_sets(files, StftConfig(), cache, builders, precision, console)
+            load_sets(files, stft_config, cache, builders, precision, console)
             console.print("the frame stores are ready: the same command without --build-only trains from them")
             return
         prepared = prepare_training(model_config, train_config, files, out, device, threads, resume, cache, builders,
