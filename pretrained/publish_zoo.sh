@@ -11,7 +11,7 @@ RECIPE="Recipe (pretrained/train_zoo.sh): the paper's protocol (Adam, batch 128,
 with patience 20, at most 500 epochs, best weights kept) with the encoder input log-compressed and standardised per \
 frequency bin (statistics of the training frames, stored in the model), Adam at 1e-3 and the gradient norm clipped \
 at 2000. Against the official code's setting (raw power input, Adam 1e-4) it reaches a lower validation loss in about \
-a third of the time; see benchmarks/RESULTS.md, 'Training the zoo'."
+a third of the time; see docs/performance.md, 'Training the zoo'."
 
 describe() {
   local name=$1 latent atoms alpha
@@ -34,7 +34,7 @@ ref. [11]) with prior spike probability alpha = $alpha and the paper's 513-128-$
 sigmoid(c (eta + gamma - 1)), c = 100; a prior built from 10 learned pseudo-inputs weighted by a selector network, \
 its spike probabilities sharpened with nu = 10; the aggregate term pulling the pseudo-inputs' mean spike probability \
 to alpha. Trained without the authors' spike warm-up (the slab is used from the first epoch), which reaches the \
-same validation loss in about half the epochs (benchmarks/RESULTS.md, 'VSC'), and, like every zoo model, until early \
+same validation loss in about half the epochs (docs/performance.md, 'VSC'), and, like every zoo model, until early \
 stopping. Codes (encode, Hoyer): the gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 \
 elsewhere." ;;
     *) echo "unknown zoo model: $name" >&2; return 1 ;;

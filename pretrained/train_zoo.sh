@@ -3,11 +3,11 @@
 # <= 500 epochs) on the shared speaker-disjoint LibriSpeech split, with the encoder input log-compressed and
 # standardised per bin (DESIGN.md: normalisation is part of the model, stored in the checkpoint), Adam at 1e-3 and
 # the gradient norm clipped at 2000. It reaches a lower validation loss than the official code's setting (raw power,
-# lr 1e-4) in about a third of the time: see benchmarks/RESULTS.md ("Training the zoo"). One thread per run: on a
+# lr 1e-4) in about a third of the time: see docs/performance.md ("Training the zoo"). One thread per run: on a
 # 2-core machine two runs side by side give more throughput than one run on two threads.
 # PAPER_PROTOCOL=1 trains with the official code's setting instead (raw power input, lr 1e-4, no clipping).
 # VSC trains without the spike warm-up (--slab-warmup 0 0): with the authors' warm-up (slab phased in over epochs
-# 10-20) its validation loss needed 50 epochs to reach what it reaches in 26 without (benchmarks/RESULTS.md, "VSC").
+# 10-20) its validation loss needed 50 epochs to reach what it reaches in 26 without (docs/performance.md, "VSC").
 # Every run stops by early stopping (no epoch cap below the protocol's 500).
 #
 #   pretrained/train_zoo.sh NAME [NAME ...]     # e.g. pretrained/train_zoo.sh vae-l64 sdm-vae-identity-l64

@@ -1,4 +1,4 @@
-"""Choose the torch device from --device auto|cpu|cuda."""
+"""Choose the torch device by name: auto, cpu or cuda."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 PRELOAD = ["numpy", "torch", "sdmresynth.api", "sdmresynth.metrics"]
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 # glibc's malloc in a fresh process gives each freed block over 128 kB back to the kernel and faults it in again for
-# the next file: a store worker spent a quarter of its time in page faults (benchmarks/RESULTS.md section 8). Blocks
+# the next file: a store worker spent a quarter of its time in page faults (docs/performance.md section 8). Blocks
 # up to 16 MB (two minutes of a file's frames) are kept for reuse instead; other platforms ignore the variables.
 REUSE_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(16 << 20), "MALLOC_TRIM_THRESHOLD_": str(32 << 20)}
 
@@ -41,6 +41,36 @@ def _context() -> BaseContext:
         context.set_forkserver_preload(PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _others_running(samples: int = 5, interval: float = 0.01) -> float | None:
+    """How many threads of other processes are running or waiting for a core now: the median of a few readings of
+    Linux's /proc/loadavg, less this reading thread (None where there is no such file)."""
+    import time
+
+    counts = []
+    for _ in range(samples):
+        try:
+            with open("/proc/loadavg") as handle:
+                counts.append(int(handle.read().split()[3].split("/")[0]) - 1)
+        except (OSError, IndexError, ValueError):
+            return None
+        time.sleep(interval)
+    return sorted(counts)[len(counts) // 2]
+
+
+def free_cores() -> int:
+    """The CPU cores that other work is not using now (at least 1): as many threads as this is fast on an idle
+    machine and does not fight other processes for cores on a busy one. From the threads running now where the
+    system says (Linux), else from the 1-minute load average."""
+    cores = os.cpu_count() or 1
+    busy = _others_running()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on every platform
+            return cores
+    return max(1, min(cores, round(cores - busy)))
 
 
 def worker_count(requested: int, jobs: int | None = None) -> int:

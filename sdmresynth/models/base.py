@@ -7,8 +7,8 @@ from typing import Iterable, NamedTuple
 import torch
 from torch import nn
 
-from ..adam import adam_descent
-from ..losses import POWER_FLOOR, itakura_saito
+from ..dsp.divergence import POWER_FLOOR, itakura_saito
+from .descent import adam_descent
 from .config import ModelConfig
 
 
@@ -53,21 +53,35 @@ class Noise:
         return self._draw(torch.rand, like)
 
 
+THRESHOLD_START = 1e-3  # a soft threshold's first value: near 0 (the mean as without it), but not at abs's kink
+
+
 class Encoder(nn.Module):
     """x (B, F) -> Posterior (B, K): one tanh hidden layer, then mean and log-variance heads; with linear_skip the
-    mean also has a linear path from the input (so the encoder contains a linear projection such as PCA's)."""
+    mean also has a linear path from the input (so the encoder contains a linear projection such as PCA's); with
+    soft_threshold the mean passes sign(m) max(|m| - t_k, 0) with a threshold t_k learned per code dimension, so that
+    the code has exact zeros (the proximal step of an L1 penalty, as in learned sparse coding: Gregor and LeCun 2010).
+    """
 
-    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int, linear_skip: bool = False) -> None:
+    def __init__(self, input_dim: int, hidden_dim: int, code_dim: int, linear_skip: bool = False,
+                 soft_threshold: bool = False) -> None:
         super().__init__()
         self.hidden = nn.Linear(input_dim, hidden_dim)
         self.mu = nn.Linear(hidden_dim, code_dim)
         self.log_var = nn.Linear(hidden_dim, code_dim)
         self.skip = nn.Linear(input_dim, code_dim, bias=False) if linear_skip else None
+        self.threshold = nn.Parameter(torch.full((code_dim,), THRESHOLD_START)) if soft_threshold else None
+
+    def mean(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The posterior mean (B, K) from the input x (B, F) and the hidden layer h (B, H)."""
+        mu = self.mu(h) if self.skip is None else self.mu(h) + self.skip(x)
+        if self.threshold is None:
+            return mu
+        return torch.sign(mu) * torch.relu(mu.abs() - self.threshold.abs())
 
     def forward(self, x: torch.Tensor) -> Posterior:
         h = torch.tanh(self.hidden(x))
-        mu = self.mu(h) if self.skip is None else self.mu(h) + self.skip(x)
-        return Posterior(mu, self.log_var(h))
+        return Posterior(self.mean(x, h), self.log_var(h))
 
 
 class Decoder(nn.Module):
@@ -94,7 +108,8 @@ class SpectralVAE(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim, config.linear_skip)
+        self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim, config.linear_skip,
+                               config.soft_threshold)
         self.decoder = Decoder(config.latent_dim, config.hidden_dim, config.input_dim, config.linear_skip)
         if config.standardise_input:
             self.register_buffer("input_mean", torch.zeros(config.input_dim))
@@ -176,11 +191,18 @@ class SpectralVAE(nn.Module):
         """KL(q || prior) per frame (B,); power (B, F) is there for priors that depend on the input."""
         raise NotImplementedError
 
-    def loss(self, power: torch.Tensor, result: ForwardResult) -> dict[str, torch.Tensor]:
-        """Negative ELBO per frame (mean over the batch) with its named terms."""
+    def loss(self, power: torch.Tensor, result: ForwardResult, kl_weight: float = 1.0,
+             mean_weight: float = 0.0) -> dict[str, torch.Tensor]:
+        """Negative ELBO per frame (mean over the batch) with its named terms. kl_weight > 1 weighs the KL more (a
+        beta-VAE's objective: for the SDM-VAE, whose KL is a sparsity penalty, sparser codes); mean_weight > 0 adds the
+        IS divergence of the decoded posterior mean (what resynthesis decodes) with that weight (`mean_fit`)."""
         recon = itakura_saito(power, result.log_variance).mean()
         kl = self.kl(result.posterior, power).mean()
-        return {"loss": recon + kl, "recon": recon, "kl": kl}
+        terms = {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl}
+        if mean_weight:
+            terms["mean_fit"] = itakura_saito(power, self.decode(self.to_latent(result.posterior.mu))).mean()
+            terms["loss"] = terms["loss"] + mean_weight * terms["mean_fit"]
+        return terms
 
     def after_step(self) -> None:
         """Hook run after each optimiser step (a learnable dictionary renormalises here)."""

@@ -18,6 +18,7 @@ class ModelConfig:
     hidden_dim: int = 128
     input_dim: int = 513
     linear_skip: bool = False  # encoder mean and decoder output also get a linear path (not in the paper)
+    soft_threshold: bool = False  # the encoder's mean passes a soft threshold learned per atom: exact zeros
     dictionary: str = "dct"  # SDM-VAE only
     atoms: int = 64  # K, the size of the code w (SDM-VAE only)
     input_transform: str = "power"  # "power": |S|^2 as the paper; "log": log(|S|^2 + floor)
@@ -54,8 +55,8 @@ class ModelConfig:
             raise ValueError("slab_warmup_end must not be before slab_warmup_start")
         if self.refine_steps < 0 or self.refine_lr <= 0 or self.refine_kl_weight <= 0:
             raise ValueError("refine_steps must not be negative, refine_lr and refine_kl_weight must be positive")
-        if self.linear_skip and self.model_type == "vsc":
-            raise ValueError("linear_skip is for the VAE and SDM-VAE")
+        if (self.linear_skip or self.soft_threshold) and self.model_type == "vsc":
+            raise ValueError("linear_skip and soft_threshold are for the VAE and SDM-VAE")
         if self.refine_steps and self.model_type == "vsc":
             raise ValueError("code refinement is for the VAE and SDM-VAE (a VSC code is gated)")
         if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:

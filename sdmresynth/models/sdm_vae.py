@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dictionary import make_dictionary, normalise_columns
-from ..losses import kl_sdm, sdm_gamma
+from .dictionary import make_dictionary, normalise_columns
+from .losses import kl_sdm, sdm_gamma
 from .base import Posterior, SpectralVAE
 from .config import ModelConfig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import kl_standard_normal
+from .losses import kl_standard_normal
 from .base import Posterior, SpectralVAE
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..losses import itakura_saito
+from ..dsp.divergence import itakura_saito
 from .base import Encoder, ForwardResult, Noise, Posterior, SpectralVAE
 from .config import ModelConfig
 
@@ -134,10 +134,13 @@ class VSC(SpectralVAE):
         kl, aggregate = self._prior_terms(posterior, power)
         return kl + aggregate
 
-    def loss(self, power: torch.Tensor, result: ForwardResult) -> dict[str, torch.Tensor]:
+    def loss(self, power: torch.Tensor, result: ForwardResult, kl_weight: float = 1.0,
+             mean_weight: float = 0.0) -> dict[str, torch.Tensor]:
+        if mean_weight:
+            raise ValueError("mean_weight is for the VAE and SDM-VAE (a VSC code is gated)")
         if not self.config.pseudo_inputs:
-            return super().loss(power, result)
+            return super().loss(power, result, kl_weight)
         recon = itakura_saito(power, result.log_variance).mean()
         kl, aggregate = (term.mean() for term in self._prior_terms(result.posterior, power))
-        return {"loss": recon + kl + aggregate, "recon": recon, "kl": kl, "kl_aggregate": aggregate}
+        return {"loss": recon + kl_weight * (kl + aggregate), "recon": recon, "kl": kl, "kl_aggregate": aggregate}
 

@@ -1,0 +1,1 @@
+"""The experiments that regenerate docs/*.md, calling the library."""

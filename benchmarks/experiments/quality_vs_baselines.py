@@ -1,0 +1,313 @@
+"""Fidelity, sparsity, code size and encoding speed of sdmresynth models beside the classical alternatives, on
+unseen speakers of three corpora, in one run.
+
+Baselines, fitted on the default model's training lists (LibriSpeech train split + speechocean762 train, ends
+trimmed as in training): PCA-L of the standardised log power (L = 16, 64), IS-NMF with K atoms (K = 64, 256; atoms
+learned by 200 multiplicative updates on 40,000 random training frames, activations by 100 updates per file with
+the atoms fixed) and the WORLD vocoder (pyworld defaults). Every code is decoded to a power spectrum and
+resynthesised with the input's phase, like the models; everything is scored against the peak-normalised 16 kHz
+input. Encoding speed: frames per second of one thread, from the power spectrogram to the code.
+
+    pip install -e ".[bench,plot]"
+    python -m benchmarks.experiments.quality_vs_baselines [--model NAME ...] [--front] [--workers N] [--doc docs/quality.md]
+
+--front also scores every shipped model on the test split, for the picture of PESQ-WB against Hoyer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from ..common import SHARED, machine
+
+SETS = {
+    "librispeech-test": SHARED / "splits" / "test.txt",
+    "speech-commands": SHARED / "speech_commands",
+    "speechocean762-val": SHARED / "splits" / "speechocean762-val.txt",
+}
+TRAIN_LISTS = [SHARED / "splits" / "train.txt", SHARED / "splits" / "speechocean762-train.txt"]
+METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "hoyer")
+PCA_SIZES, NMF_SIZES = (16, 64), (64, 256)
+NMF_TRAIN_FRAMES = 40_000
+NMF_TOLERANCE, NMF_MAX_UPDATES = 1e-3, 5000  # IS-NMF trains until 50 updates lower its divergence by < 0.1 %
+DOC_MARK = "<!-- levers: kept when the page is regenerated -->"
+_CODECS: dict = {}  # the baselines each worker has loaded
+
+
+def fit_baselines(quick: bool) -> Path:
+    """Fit PCA and IS-NMF on the training frames and save them (an .npz the workers read) in the frame store's
+    folder, keyed by the training files and these settings, so that a second run reuses them; return its path."""
+    from sdmresynth.evaluation.baselines import fit_pca
+    from sdmresynth.io.corpus import read_list
+    from sdmresynth.training.features import TRIM_TOP_DB
+    from sdmresynth.training.framestore.store import default_cache_dir
+    from sdmresynth.training.sets import load_frames
+    from sdmresynth.dsp.stft import StftConfig
+    from sdmresynth.training.framestore.layout import store_key
+
+    files = [f for lst in TRAIN_LISTS for f in read_list(lst)][: 6 if quick else None]
+    key = store_key(files, StftConfig(), TRIM_TOP_DB)[:16]
+    path = default_cache_dir() / f"baselines-{key}-pca{'-'.join(map(str, PCA_SIZES))}-nmf{'-'.join(map(str, NMF_SIZES))}-tol{NMF_TOLERANCE:g}{'-quick' if quick else ''}.npz"
+    if path.is_file():
+        return path
+    frames = load_frames(files, StftConfig(), default_cache_dir()).frames
+    saved = {}
+    for size in PCA_SIZES:
+        pca = fit_pca(frames, size)
+        saved |= {f"pca{size}_mean": pca.mean, f"pca{size}_std": pca.std, f"pca{size}_components": pca.components}
+    rows = np.random.default_rng(0).choice(len(frames), min(NMF_TRAIN_FRAMES, len(frames)), replace=False)
+    subset = np.take(frames, np.sort(rows), axis=0)
+    for size in NMF_SIZES:
+        started = time.perf_counter()
+        saved[f"nmf{size}_atoms"] = _fit_resumably(subset, size, path.with_suffix(f".nmf{size}.partial.npz"), quick)
+        print(f"IS-NMF K = {size}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    np.savez(path, **saved)
+    return path
+
+
+def _fit_resumably(frames: np.ndarray, size: int, partial: Path, quick: bool) -> np.ndarray:
+    """IS-NMF atoms fitted to convergence (an hour or more for K = 256 on one core), the fit in progress saved at
+    every check so that an interrupted benchmark goes on where it stopped."""
+    from sdmresynth.io.atomic import write_atomically
+    from sdmresynth.dsp.nmf import NMFFit, fit_is_nmf
+
+    resume = None
+    if partial.is_file():
+        saved = np.load(partial)
+        resume = NMFFit(saved["w"], saved["h"], int(saved["updates"]), [tuple(row) for row in saved["history"].tolist()])
+
+    def save(fit: NMFFit) -> None:
+        print(f"IS-NMF K = {size}: {fit.updates} updates, training divergence {fit.history[-1][1]:.2f}",
+              file=sys.stderr, flush=True)
+
+        def write(temp: str) -> None:
+            with open(temp, "wb") as handle:
+                np.savez(handle, w=fit.w, h=fit.h, updates=fit.updates, history=np.array(fit.history))
+
+        write_atomically(partial, write)
+
+    atoms = fit_is_nmf(frames, size, 5 if quick else NMF_MAX_UPDATES, NMF_TOLERANCE, resume=resume, on_check=save).atoms
+    partial.unlink(missing_ok=True)
+    return atoms
+
+
+def _codec(system: str, baselines: str):
+    """(encode, decode, code size) of a baseline system, loaded once per worker."""
+    from sdmresynth.dsp.nmf import ISNMFCode
+    from sdmresynth.evaluation.baselines import PCACode
+
+    if system not in _CODECS:
+        with np.load(baselines) as saved:
+            if system.startswith("PCA"):
+                size = int(system.split("-")[1])
+                codec = PCACode(saved[f"pca{size}_mean"], saved[f"pca{size}_std"], saved[f"pca{size}_components"])
+            else:
+                size = int(system.split("-")[2])
+                codec = ISNMFCode(saved[f"nmf{size}_atoms"])
+        _CODECS[system] = codec
+    return _CODECS[system]
+
+
+def score_one(system: str, path: str, baselines: str) -> dict:
+    """Resynthesise one file with one system (a baseline, or a model's name or checkpoint path); metrics, Hoyer,
+    encoding seconds and frames, or the error."""
+    import warnings
+
+    import torch
+
+    import sdmresynth.api as sdm
+    from sdmresynth.dsp.metrics import hoyer, quality_metrics
+    from sdmresynth.dsp.stft import istft, power_spectrogram, stft, with_phase_of
+    from sdmresynth.errors import UserError
+    from sdmresynth.inference.model import cached_model
+
+    row = {"system": system, "file": path}
+    try:
+        audio = sdm.read_audio(path)
+        reference = audio.samples.astype(np.float64) / max(np.abs(audio.samples).max(), 1e-12)
+        if system == "WORLD":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pyworld imports pkg_resources, which warns
+                import pyworld
+            started = time.perf_counter()
+            f0, envelope, aperiodicity = pyworld.wav2world(reference, 16000, frame_period=5.0)
+            seconds = time.perf_counter() - started
+            estimate = pyworld.synthesize(f0, envelope, aperiodicity, 16000, frame_period=5.0)
+            estimate = np.resize(estimate, len(reference)) if len(estimate) < len(reference) else estimate[: len(reference)]
+            codes = None
+        else:
+            spec = stft(reference)
+            power = power_spectrogram(spec)
+            if system.startswith(("PCA", "IS-NMF")):
+                codec = _codec(system, baselines)
+                started = time.perf_counter()
+                codes = codec.encode(power)
+                seconds = time.perf_counter() - started
+                variance = codec.decode(codes)
+                estimate = istft(with_phase_of(np.sqrt(variance.astype(np.float64)), spec), len(reference))
+            else:
+                loaded = cached_model(system)
+                row["system"] = loaded.name
+                started = time.perf_counter()  # the encoder alone, from the power spectrogram, as for the baselines
+                with torch.no_grad():
+                    codes = loaded.model.codes(torch.from_numpy(power)).numpy()
+                seconds = time.perf_counter() - started
+                estimate = sdm.decode_codes(loaded, codes, len(reference), phase_from=reference)
+        row |= quality_metrics(reference, estimate)
+        row |= {"hoyer": float(hoyer(codes).mean()) if codes is not None else math.nan, "encode_seconds": seconds,
+                "frames": len(reference) // 256}
+    except (UserError, ValueError) as error:
+        row["error"] = str(error)
+    return row
+
+
+def code_size(system: str, references: dict[str, str]) -> str:
+    """Numbers per 16 ms frame that each system's code holds (references: a model's display name -> name or path)."""
+    if system == "WORLD":
+        return "1027 per 5 ms (F0, 513 envelope, 513 aperiodicity)"
+    if system.startswith("PCA"):
+        return system.split("-")[1]
+    if system.startswith("IS-NMF"):
+        return system.split("-")[2]
+    from sdmresynth.inference.model import cached_model
+
+    config = cached_model(references.get(system, system)).model.config
+    return str(config.code_dim) if config.code_dim == config.latent_dim else f"{config.code_dim} (through L = {config.latent_dim})"
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    table = []
+    for (set_name, system) in dict.fromkeys((r["set"], r["system"]) for r in rows):
+        mine = [r for r in rows if r["set"] == set_name and r["system"] == system]
+        good = [r for r in mine if "error" not in r]
+        entry = {"set": set_name, "system": system, "files": len(good), "failed": len(mine) - len(good)}
+        for metric in METRICS:
+            values = [r[metric] for r in good if not math.isnan(r.get(metric, math.nan))]
+            entry[metric] = float(np.mean(values)) if values else math.nan
+        frames, seconds = sum(r["frames"] for r in good), sum(r["encode_seconds"] for r in good)
+        entry["encode_frames_per_s"] = frames / seconds if seconds else math.nan
+        table.append(entry)
+    return table
+
+
+def plot_front(table: list[dict], target: Path) -> None:
+    from sdmresynth.evaluation.plots import require_matplotlib
+
+    plt = require_matplotlib()
+    figure, axis = plt.subplots(figsize=(8, 5.5))
+    points = [r for r in table if r["set"] == "librispeech-test" and not math.isnan(r["hoyer"])]
+    for row in points:
+        family = ("PCA" if row["system"].startswith("PCA") else "IS-NMF" if row["system"].startswith("IS-NMF")
+                  else "VSC" if row["system"].startswith("vsc") else "VAE" if row["system"].startswith("vae")
+                  else "SDM-VAE")
+        marker = {"PCA": "s", "IS-NMF": "^", "VSC": "v", "VAE": "D", "SDM-VAE": "o"}[family]
+        color = {"PCA": "tab:gray", "IS-NMF": "tab:green", "VSC": "tab:purple", "VAE": "tab:orange",
+                 "SDM-VAE": "tab:blue"}[family]
+        axis.scatter(row["hoyer"], row["pesq_wb"], marker=marker, color=color, s=40,
+                     label=family if family not in axis.get_legend_handles_labels()[1] else None)
+        axis.annotate(row["system"], (row["hoyer"], row["pesq_wb"]), fontsize=6, xytext=(3, 2),
+                      textcoords="offset points")
+    world = [r for r in table if r["set"] == "librispeech-test" and r["system"] == "WORLD"]
+    if world:
+        axis.axhline(world[0]["pesq_wb"], color="tab:red", linestyle=":", label="WORLD (no code sparsity)")
+    axis.set_xlabel("Hoyer sparsity of the code (higher: sparser)")
+    axis.set_ylabel("PESQ-WB (input phase)")
+    axis.set_title("Sparsity against fidelity on the LibriSpeech test split: up and right is better", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(target, dpi=110)
+    plt.close(figure)
+
+
+def markdown(table: list[dict], references: dict[str, str]) -> list[str]:
+    lines = ["| set | system | code per frame | files | pesq_wb | pesq_nb | stoi | estoi | hoyer | encode frames/s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    sizes: dict = {}
+    for r in table:
+        size = sizes.get(r["system"]) or sizes.setdefault(r["system"], code_size(r["system"], references))
+        cells = " | ".join("-" if math.isnan(r[m]) else f"{r[m]:.3f}" for m in METRICS)
+        speed = "-" if math.isnan(r["encode_frames_per_s"]) else f"{r['encode_frames_per_s']:,.0f}"
+        lines.append(f"| {r['set']} | {r['system']} | {size} | {r['files']} ({r['failed']} failed) | {cells} | {speed} |")
+    return lines
+
+
+def write_doc(path: Path, table: list[dict], references: dict[str, str], command: str, minutes: float,
+              picture: str | None) -> None:
+    kept = ""
+    if path.is_file() and DOC_MARK in path.read_text(encoding="utf-8"):
+        kept = path.read_text(encoding="utf-8").split(DOC_MARK, 1)[1]
+    text = "\n".join([
+        "# Quality: sdmresynth beside PCA, IS-NMF and WORLD", "",
+        f"Made by `{command}` on {date.today().isoformat()} in {minutes:.0f} minutes ({machine()}). "
+        "Baselines fitted on the default model's training lists; every system scored on the same files in this run. "
+        "A file a metric cannot score (e.g. a one-second Speech Commands clip with too little speech for STOI) counts "
+        "as failed and is left out of the means, for every system alike. Sets: `librispeech-test` is the "
+        "speaker-disjoint LibriSpeech test-other split (10 speakers), `speech-commands` 239 one-second clips of 239 "
+        "other speakers, `speechocean762-val` 84 clips of 21 Mandarin-accented speakers, adults and children.", "",
+        *markdown(table, references), "",
+        *([f"![PESQ-WB against Hoyer sparsity for every system]({picture})", ""] if picture else []),
+        DOC_MARK,
+    ]) + (kept or "\n")
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="sdmresynth model name or path (default: sdm-vae)")
+    parser.add_argument("--front", action="store_true", help="also every shipped model, on the test split")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--doc", type=Path, help="write the results page, e.g. docs/quality.md")
+    parser.add_argument("--quick", action="store_true", help="3 files per set, tiny baselines: for CI")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows", type=Path, help="also write every file's row to this JSON file")
+    args = parser.parse_args()
+    from sdmresynth.io.corpus import files_from
+    from sdmresynth.io.shipped import read_index, resolve_model
+    from sdmresynth.workers import worker_pool
+
+    started = time.perf_counter()
+    references = {resolve_model(m)[0]: m for m in args.model or ["sdm-vae"]}  # display name -> name or path
+    models = list(references.values())
+    baselines = [f"PCA-{s}" for s in PCA_SIZES] + [f"IS-NMF-{s}" for s in NMF_SIZES] + ["WORLD"]
+    fitted = str(fit_baselines(args.quick))
+    jobs = []
+    for set_name, source in SETS.items():
+        if not source.exists():
+            continue
+        systems = baselines + models
+        if args.front and set_name == "librispeech-test":
+            systems += [m for m in read_index()["models"] if m not in references]
+        jobs += [(set_name, s, str(f)) for s in systems for f in files_from(source)[: 3 if args.quick else None]]
+    with worker_pool(args.workers) as pool:
+        results = list(pool.map(score_one, [j[1] for j in jobs], [j[2] for j in jobs], [fitted] * len(jobs),
+                                chunksize=2))
+    rows = [r | {"set": j[0]} for r, j in zip(results, jobs)]
+    if args.rows:
+        args.rows.write_text(json.dumps(rows))
+    table = summarise(rows)
+    if args.json:
+        print(json.dumps({"benchmark": "quality_vs_baselines", "machine": machine(), "rows": table}))
+    else:
+        print("\n".join(markdown(table, references)))
+    if args.doc:
+        picture = None
+        if args.front or len(table) > 1:
+            picture = "quality-front.png"
+            plot_front(table, args.doc.parent / picture)
+        command = "python -m benchmarks.experiments.quality_vs_baselines " + " ".join(
+            [f"--model {m}" for m in args.model or []] + (["--front"] if args.front else []) + ["--doc", str(args.doc)])
+        write_doc(args.doc, table, references, command.replace("  ", " "), (time.perf_counter() - started) / 60,
+                  picture)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""How much of Table 1 is the seed: the zoo's recipe retrained with other seeds, every seed scored on the same files
+in one run, and the paper's claims checked on each seed and on the seed means.
+
+Seed 0 is the shipped models (pretrained/NAME.pt); other seeds come from train_zoo.sh:
+
+    SEED=1 RUNS=runs/seed1 pretrained/train_zoo.sh vae-l16 sdm-vae-dct-l16-k64 ...
+    python -m benchmarks.experiments.seeds --seed 1=runs/seed1 --seed 2=runs/seed2 [--workers N] [--doc docs/seeds.md]
+
+Only models with a checkpoint for every seed are compared. Per-file scores go to --csv-dir (seed-N.csv), so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from ..common import ROOT, TEST_LIST, machine
+
+from sdmresynth.io.atomic import write_atomically
+from sdmresynth.dsp.metrics import METRIC_NAMES
+from sdmresynth.evaluation.report import claims, table_order
+from sdmresynth.evaluation.scores import ModelSummary, summarise
+from sdmresynth.evaluation.scoring import check_models
+from sdmresynth.scoring_cli import read_csv
+
+SHOWN = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hoyer")
+
+
+def seed_folders(given: list[str]) -> dict[int, Path]:
+    """{seed: folder of NAME.pt checkpoints}, seed 0 being pretrained/ unless given."""
+    folders = {0: ROOT / "pretrained"}
+    for item in given:
+        seed, _, folder = item.partition("=")
+        folders[int(seed)] = Path(folder)
+    return dict(sorted(folders.items()))
+
+
+def common_models(folders: dict[int, Path], wanted: list[str] | None) -> list[str]:
+    """Model names with a finished checkpoint (NAME.pt) in every folder, in Table 1's order."""
+    names = set.intersection(*({p.stem for p in folder.glob("*.pt") if not p.name.endswith(".state.pt")}
+                               for folder in folders.values()))
+    if wanted:
+        names &= set(wanted)
+    return sorted(names, key=table_order)
+
+
+def score_seed(folder: Path, names: list[str], files: Path, csv: Path, workers: int) -> list[ModelSummary]:
+    """Score the seed's checkpoints of `names` on the list (resuming the CSV); one summary per name."""
+    command = [sys.executable, "-m", "sdmresynth.cli", "score", "--list", str(files), "--csv", str(csv), "--resume",
+               "--workers", str(workers), "--json"]
+    for name in names:
+        command += ["--model", str(folder / f"{name}.pt")]
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL)  # exit 1 when a file fails: listed, not fatal
+    wanted = set(names)
+    return [s for s in summarise(read_csv(csv)) if s.name in wanted]
+
+
+def over_seeds(per_seed: dict[int, dict[str, ModelSummary]], name: str) -> ModelSummary:
+    """A summary whose means are the means over seeds of each seed's mean; ci95 holds the seeds' spread (max-min)."""
+    runs = [seeds[name] for seeds in per_seed.values()]
+    mean = {m: sum(r.mean[m] for r in runs) / len(runs) for m in METRIC_NAMES}
+    spread = {m: max(r.mean[m] for r in runs) - min(r.mean[m] for r in runs) for m in METRIC_NAMES}
+    return ModelSummary(name, min(r.files for r in runs), max(r.failed for r in runs), mean, spread, [])
+
+
+def verdicts(lines: list[str]) -> list[bool | None]:
+    """Whether each claim line of report.claims holds (None: not checked)."""
+    return [None if "not checked" in line else not line.endswith("does not hold.") for line in lines]
+
+
+def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes: dict, list_file: Path) -> str:
+    """The markdown page: the table over seeds, then each claim with the seeds it holds in."""
+    seeds = list(per_seed)
+    rows = ["| model | L | K | " + " | ".join(f"`{m}` mean (min-max)" for m in SHOWN) + " | `pesq_wb` by seed |",
+            "| --- | --- | --- |" + " --- |" * (len(SHOWN) + 1)]
+    means = {}
+    for name in names:
+        means[name] = over_seeds(per_seed, name)
+        cells = []
+        for metric in SHOWN:
+            values = [per_seed[s][name].mean[metric] for s in seeds]
+            digits = 3 if metric in ("stoi", "estoi", "hoyer") else 2
+            cells.append(f"{means[name].mean[metric]:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})")
+        latent, atoms = shapes.get(name, ("?", "?"))
+        by_seed = " / ".join(f"{per_seed[s][name].mean['pesq_wb']:.2f}" for s in seeds)
+        rows.append(f"| {name} | {latent} | {atoms} | " + " | ".join(cells) + f" | {by_seed} |")
+    on_means = claims(means)
+    per_seed_verdicts = [verdicts(claims(per_seed[s])) for s in seeds]
+    checked = []
+    for i, line in enumerate(on_means):
+        held = [v[i] for v in per_seed_verdicts]
+        checked.append(line if None in held else f"{line} Per seed: holds in {sum(held)} of {len(seeds)}.")
+    files = min(per_seed[s][n].files for s in seeds for n in names)
+    return "\n".join([
+        "# Table 1 over seeds",
+        "",
+        f"Made by `python -m benchmarks.experiments.seeds` on {date.today().isoformat()} ({machine()}): seeds "
+        f"{', '.join(map(str, seeds))} of the zoo's recipe (pretrained/train_zoo.sh; seed 0 = the shipped models), "
+        f"each scored on the same {files} files of `{list_file.name}`. Each cell: the mean over seeds of the "
+        "per-seed mean over files, and the lowest and highest seed.",
+        "",
+        *rows,
+        "",
+        "## The paper's claims on the seed means, and how many seeds they hold in",
+        "",
+        *checked,
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", action="append", default=[], metavar="N=DIR",
+                        help="checkpoints of seed N (DIR/NAME.pt); repeatable")
+    parser.add_argument("--model", action="append", help="only these names (default: all with every seed)")
+    parser.add_argument("--list", type=Path, default=TEST_LIST, help="files to score (default: the test split)")
+    parser.add_argument("--csv-dir", type=Path, default=Path("seed-scores"), help="per-file scores, per seed")
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--doc", type=Path, help="write the page here (else print it)")
+    args = parser.parse_args()
+    folders = seed_folders(args.seed)
+    names = common_models(folders, args.model)
+    if len(folders) < 2 or not names:
+        sys.exit("need seed 0 and at least one --seed N=DIR with checkpoints of the same names")
+    args.csv_dir.mkdir(parents=True, exist_ok=True)
+    per_seed = {}
+    for seed, folder in folders.items():
+        print(f"seed {seed}: {len(names)} models from {folder}", file=sys.stderr)
+        summaries = score_seed(folder, names, args.list, args.csv_dir / f"seed-{seed}.csv", args.workers)
+        per_seed[seed] = {s.name: s for s in summaries}
+        missing = [n for n in names if n not in per_seed[seed] or math.isnan(per_seed[seed][n].mean["pesq_wb"])]
+        if missing:
+            sys.exit(f"seed {seed}: no scores for {', '.join(missing)}")
+    shapes = check_models([str(ROOT / "pretrained" / f"{n}.pt") for n in names])
+    text = page(per_seed, names, shapes, args.list)
+    if args.doc:
+        write_atomically(args.doc, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The shipped models in pretrained/: names, aliases and the index that `sdmresynth models` reads (no torch)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from pathlib import Path
+
+from ..errors import UserError
+
+INDEX_FILE = "index.json"
+DEFAULT_MODEL = "sdm-vae"  # the alias of the default model of encode, decode, resynth and score
+# enhance's speech prior: the best SDM-VAE prior on the validation split (docs/enhancement.md); the best model of
+# speech is not the best prior, since a decoder that draws any spectrum also draws the noise
+ENHANCE_PRIOR = "sdm-vae-identity-l64"
+
+
+def pretrained_dir() -> Path:
+    """$SDMRESYNTH_PRETRAINED if set; else sdmresynth/pretrained (where a wheel installs the shipped models), or
+    pretrained/ next to the package (a source checkout or editable install)."""
+    override = os.environ.get("SDMRESYNTH_PRETRAINED")
+    if override:
+        return Path(override)
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "pretrained"
+    return installed if (installed / INDEX_FILE).is_file() else package.parent / "pretrained"
+
+
+def read_index(directory: Path | None = None) -> dict:
+    """{"aliases": {alias: name}, "models": {name: summary}} from pretrained/index.json."""
+    index_file = (directory or pretrained_dir()) / INDEX_FILE
+    if not index_file.is_file():
+        return {"aliases": {}, "models": {}}
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+        if not isinstance(index.get("models"), dict) or not isinstance(index.get("aliases"), dict):
+            raise ValueError("needs 'models' and 'aliases' objects")
+    except (ValueError, OSError, AttributeError) as error:
+        raise UserError(f"{index_file}: damaged model index ({error})") from None
+    return index
+
+
+def resolve_model(name_or_path: str) -> tuple[str, Path]:
+    """(display name, checkpoint path) for a shipped name, an alias or a file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".pt" or candidate.exists() or os.sep in name_or_path:
+        if not candidate.is_file():
+            raise UserError(f"{candidate}: no such model file")
+        return candidate.stem, candidate
+    index = read_index()
+    name = index["aliases"].get(name_or_path, name_or_path)
+    path = pretrained_dir() / f"{name}.pt"
+    if name not in index["models"] or not path.is_file():
+        known = sorted(set(index["models"]) | set(index["aliases"]))
+        close = difflib.get_close_matches(name_or_path, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UserError(f"unknown model {name_or_path!r} ({hint}shipped: {', '.join(known) or 'none installed'}; "
+                        "or give a checkpoint path)")
+    return name, path

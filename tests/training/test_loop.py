@@ -1,0 +1,238 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from sdmresynth.dsp.stft import StftConfig
+from sdmresynth.errors import UserError
+from sdmresynth.io.corpus import split_by_speaker
+from sdmresynth.models import ModelConfig, build_model
+from sdmresynth.models.checkpoint import load_checkpoint
+from sdmresynth.training.config import TrainConfig
+from sdmresynth.training.features import file_frames, trim_silence
+from sdmresynth.training.loop import Run, train_model
+from sdmresynth.training.state import TrainState, state_path
+
+from ..conftest import COMMAND, SPEECH
+
+
+CONFIG = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return file_frames(SPEECH, StftConfig()), file_frames(COMMAND, StftConfig())
+
+
+def test_training_lowers_the_validation_loss_and_saves_the_best_weights(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=4, lr=3e-3), *frames, out, torch.device("cpu"))
+    history = [h["val_loss"] for h in state.history]
+    assert history[-1] < history[0]
+    saved = load_checkpoint(out)
+    assert saved.metadata["best_val_loss"] == pytest.approx(min(history))
+    assert saved.metadata["epochs_run"] == 4 and saved.metadata["train_config"]["lr"] == 3e-3
+
+
+def test_early_stopping_respects_patience(tmp_path, frames):
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=50, lr=1e-9, patience=2), *frames, tmp_path / "m.pt",
+                           torch.device("cpu"))
+    assert state.stopped == "early stopping" and state.epoch < 50
+    assert state.epoch - state.best_epoch == 2
+
+
+def test_a_plateau_decays_the_learning_rate_from_the_best_weights(tmp_path, frames):
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=50, lr=1e-9, patience=2, lr_decays=2), *frames,
+                           tmp_path / "m.pt", torch.device("cpu"))
+    rates = [h["lr"] for h in state.history]
+    assert state.lr_decays_done == 2 and state.stopped == "early stopping"
+    assert rates == sorted(rates, reverse=True)
+    assert sorted(set(rates), reverse=True) == pytest.approx([1e-9, 1e-10, 1e-11])
+    assert all(rates.count(rate) >= 2 for rate in set(rates))  # each rate runs at least --patience epochs
+    assert load_checkpoint(tmp_path / "m.pt").metadata["lr_decays_done"] == 2
+
+
+def test_a_decay_returns_to_the_best_weights_with_a_fresh_adam():
+    model = build_model(CONFIG)
+    best = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.rand(4, 513)).log_variance.sum().backward()
+    optimizer.step()
+    run = Run(model, model, optimizer, torch.Generator(), torch.Generator(), TrainState(bad_epochs=5), best, None,
+              torch.device("cpu"))
+    run.decay()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, best[key], rtol=0, atol=0)
+    assert run.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4) and not run.optimizer.state
+    assert (run.state.lr_decays_done, run.state.bad_epochs) == (1, 0)
+
+
+def test_more_decays_on_resume_continue_a_stopped_run_exactly(tmp_path, frames):
+    config = TrainConfig(max_epochs=9, lr=3e-2, patience=1)
+    straight = tmp_path / "straight.pt"
+    _, fresh = train_model(CONFIG, replace(config, lr_decays=1), *frames, straight, torch.device("cpu"))
+    assert fresh.lr_decays_done == 1, "the test needs a plateau within 9 epochs"
+    stopped = tmp_path / "stopped.pt"
+    _, first = train_model(CONFIG, config, *frames, stopped, torch.device("cpu"))
+    assert first.stopped == "early stopping"
+    train_model(CONFIG, replace(config, lr_decays=1), *frames, stopped, torch.device("cpu"), resume=True)
+    a, b = load_checkpoint(straight).state_dict, load_checkpoint(stopped).state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, frames):
+    straight = tmp_path / "straight.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, straight, torch.device("cpu"))
+    resumed = tmp_path / "resumed.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=2), *frames, resumed, torch.device("cpu"))
+    assert state_path(resumed).is_file()
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, resumed, torch.device("cpu"), resume=True)
+    a, b = load_checkpoint(straight).state_dict, load_checkpoint(resumed).state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_a_run_moves_between_devices(tmp_path, frames):
+    """A state saved on a GPU holds a CUDA generator's 16-byte noise state, which a CPU generator cannot take: the
+    run still resumes (noise restarted from the seed) and the weights come from the state."""
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    saved = torch.load(state_path(out), weights_only=True)
+    saved["extra"]["noise_rng"] = torch.zeros(16, dtype=torch.uint8)  # what torch.cuda's Philox generator saves
+    torch.save(saved, state_path(out))
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=2), *frames, out, torch.device("cpu"), resume=True)
+    assert state.epoch == 2 and [h["epoch"] for h in state.history] == [1, 2]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_a_gpu_run_resumes_exactly_on_the_gpu_and_goes_on_on_the_cpu(tmp_path, frames):
+    gpu = torch.device("cuda")
+    straight, resumed = tmp_path / "straight.pt", tmp_path / "resumed.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, straight, gpu)
+    train_model(CONFIG, TrainConfig(max_epochs=2), *frames, resumed, gpu)
+    train_model(CONFIG, TrainConfig(max_epochs=3), *frames, resumed, gpu, resume=True)
+    a, b = load_checkpoint(straight).state_dict, load_checkpoint(resumed).state_dict
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=4), *frames, resumed, torch.device("cpu"), resume=True)
+    assert state.epoch == 4
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    with pytest.raises(UserError, match="other settings"):
+        train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-2), *frames, out, torch.device("cpu"), resume=True)
+
+
+def test_no_frames_is_a_user_error(tmp_path):
+    empty = np.zeros((0, 513), np.float32)
+    with pytest.raises(UserError, match="no training"):
+        train_model(CONFIG, TrainConfig(), empty, empty, tmp_path / "m.pt", torch.device("cpu"))
+
+
+def test_trim_silence_drops_quiet_ends_only():
+    power = np.ones((10, 4), np.float32)
+    power[:2] = 1e-6
+    power[5] = 1e-6  # inside: kept
+    power[-1] = 0
+    trimmed = trim_silence(power)
+    assert len(trimmed) == 7 and trimmed[3].sum() == pytest.approx(4e-6)
+
+
+def test_split_by_speaker_is_disjoint(tmp_path):
+    paths = [tmp_path / f"spk{s}" / f"{u}.wav" for s in range(20) for u in range(3)]
+    train, val = split_by_speaker(paths)
+    assert {p.parent for p in train}.isdisjoint({p.parent for p in val})
+    assert len(train) + len(val) == 60 and len(val) == 6
+
+
+def test_runs_saved_before_a_setting_existed_still_resume():
+    from dataclasses import asdict
+
+    from sdmresynth.models.checkpoint import Checkpoint
+    from sdmresynth.training.state import settings_differing
+
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("grad_clip", "frame_precision")}
+    saved = Checkpoint("training-state", CONFIG, {}, {}, {"train_config": old})
+    assert settings_differing(saved, CONFIG, TrainConfig(max_epochs=900)) == []
+    assert settings_differing(saved, CONFIG, TrainConfig(grad_clip=10.0)) == ["grad_clip 0.0 -> 10.0"]
+    assert settings_differing(saved, CONFIG, TrainConfig(frame_precision="bfloat16")) == [
+        "frame_precision float32 -> bfloat16"]  # other training data: not the same run
+
+
+def test_resume_names_the_settings_that_differ(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    other = ModelConfig(latent_dim=8, atoms=32, hidden_dim=16)
+    with pytest.raises(UserError, match=r"atoms 16 -> 32; lr 0.0001 -> 0.01"):
+        train_model(other, TrainConfig(max_epochs=2, lr=1e-2), *frames, out, torch.device("cpu"), resume=True)
+
+
+def test_gradient_clipping_bounds_every_step_gradient(tmp_path, frames, monkeypatch):
+    import sdmresynth.training.loop as loop
+
+    norms: list[float] = []
+    original = loop.make_optimizer
+
+    def recording(model, lr):  # the gradient norm each optimiser step sees, after any clipping
+        optimizer = original(model, lr)
+        optimizer.register_step_pre_hook(lambda *_: norms.append(float(torch.norm(torch.stack(
+            [p.grad.norm() for p in model.parameters() if p.grad is not None])))))
+        return optimizer
+
+    monkeypatch.setattr(loop, "make_optimizer", recording)
+    train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3), *frames, tmp_path / "free.pt", torch.device("cpu"))
+    assert max(norms) > 10, "the test needs gradients that clipping at 1 changes"
+    norms.clear()
+    train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3, grad_clip=1.0), *frames, tmp_path / "m.pt",
+                torch.device("cpu"))
+    assert norms and max(norms) <= 1.0 + 1e-4
+    assert load_checkpoint(tmp_path / "m.pt").metadata["train_config"]["grad_clip"] == 1.0
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_state(tmp_path, frames, monkeypatch):
+    from sdmresynth.models.sdm_vae import SDMVAE
+
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    original = SDMVAE.loss
+
+    def diverging(self, *args):
+        terms = original(self, *args)
+        terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(SDMVAE, "loss", diverging)
+    with pytest.raises(UserError, match="diverged in epoch 2"):
+        train_model(CONFIG, TrainConfig(max_epochs=3), *frames, out, torch.device("cpu"), resume=True)
+    assert load_checkpoint(state_path(out), kind="training-state").extra["state"]["epoch"] == 1
+
+
+def test_a_run_can_start_from_a_checkpoint_and_add_a_soft_threshold(tmp_path, frames):
+    first = tmp_path / "first.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1, lr=1e-3), *frames, first, torch.device("cpu"))
+    start = load_checkpoint(first).state_dict
+    shrunk = replace(CONFIG, soft_threshold=True)
+    model, _ = train_model(shrunk, TrainConfig(max_epochs=1, lr=1e-30, init_from=str(first)), *frames,
+                           tmp_path / "tuned.pt", torch.device("cpu"))
+    for key, value in start.items():  # a negligible rate: the weights it started from, standardisation included
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=1e-20)
+    assert load_checkpoint(tmp_path / "tuned.pt").metadata["train_config"]["init_from"] == str(first)
+    with pytest.raises(UserError, match="its model differs.*latent_dim 8 -> 16"):
+        train_model(replace(CONFIG, latent_dim=16, atoms=32), TrainConfig(max_epochs=1, init_from=str(first)),
+                    *frames, tmp_path / "other.pt", torch.device("cpu"))
+
+
+def test_a_saved_run_or_checkpoint_is_not_replaced_unless_asked(tmp_path, frames):
+    out = tmp_path / "m.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    with pytest.raises(UserError, match="already exists"):
+        train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    out.unlink()  # the state of the run is still there
+    with pytest.raises(UserError, match="saved its state here: resume it, overwrite it"):
+        train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
+    _, state = train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"), overwrite=True)
+    assert state.epoch == 1 and out.is_file()
