@@ -14,7 +14,9 @@
 #
 # Checkpoints go to $RUNS/NAME.pt (default runs/; resumable: rerunning a name continues an interrupted run), logs to
 # $RUNS/NAME.log. Point RUNS outside the clone to keep unfinished runs when the clone is replaced. SEED=N (default 0)
-# trains another seed of the same recipe (use another RUNS folder).
+# trains another seed of the same recipe (use another RUNS folder). SEEDS=0,1,2 trains a row's seeds as one sweep
+# (one process, the models as one computation: $RUNS/NAME-seedN.pt each). LR_DECAYS=N adds the learning-rate schedule
+# (--lr-decays N; Table 1 over seeds trains every row with LR_DECAYS=2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLITS=${SPLITS:-../shared/data/splits}
@@ -40,12 +42,20 @@ options_for() {
   esac
 }
 
+SCHEDULE="--lr-decays ${LR_DECAYS:-0}"
 for name in "$@"; do
   opts=$(options_for "$name")
+  if [ -n "${SEEDS:-}" ]; then
+    first="$RUNS/$name-seed${SEEDS%%,*}"
+    seeds="--seeds $SEEDS"
+  else
+    first="$RUNS/$name"
+    seeds="--seed ${SEED:-0}"
+  fi
   resume=""
-  [ -f "$RUNS/$name.state.pt" ] && resume="--resume"
-  [ -f "$RUNS/$name.pt" ] && { echo "$RUNS/$name.pt exists, skipping"; continue; }
+  [ -f "$first.state.pt" ] && resume="--resume"
+  [ -z "$resume" ] && [ -f "$first.pt" ] && { echo "$first.pt exists, skipping"; continue; }
   # shellcheck disable=SC2086
   sdmresynth train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" --out "$RUNS/$name.pt" \
-    $RECIPE --threads 1 --seed "${SEED:-0}" $opts $resume >> "$RUNS/$name.log" 2>&1
+    $RECIPE $SCHEDULE --threads 1 $seeds $opts $resume >> "$RUNS/$name.log" 2>&1
 done

@@ -19,9 +19,11 @@ from sdmresynth.models import ModelConfig, build_model
 from sdmresynth.dsp.stft import StftConfig
 from sdmresynth.training.config import TrainConfig
 from sdmresynth.training.loop import train_model
+from sdmresynth.training.sweep import sweep_outputs, train_sweep
 
 CONFIG = ModelConfig(model_type="sdm-vae", latent_dim=64, atoms=64)
 BATCH = 128
+SWEEP_SEEDS = 4
 FLOP_PER_FRAME = 0.94e6  # forward + backward of 513-128-64(x2) / 64-128-513
 
 
@@ -116,6 +118,18 @@ def sdmresynth_loop(train: np.ndarray, val: np.ndarray, epochs: int) -> tuple[fl
     return len(train) * epochs / (epoch_seconds - val_seconds), val_seconds / epoch_seconds
 
 
+def whole_runs(train: np.ndarray, val: np.ndarray, epochs: int, seeds: int) -> tuple[float, float]:
+    """Frames a second of `epochs` epochs of train_model (validation and all), and of train_sweep training `seeds`
+    models as one computation (summed over the models)."""
+    configs = [TrainConfig(max_epochs=epochs, seed=seed) for seed in range(seeds)]
+    with tempfile.TemporaryDirectory() as folder:
+        with Timer() as single:
+            train_model(CONFIG, configs[0], train, val, Path(folder) / "one.pt", torch.device("cpu"))
+        with Timer() as together:
+            train_sweep(CONFIG, configs, train, val, sweep_outputs(Path(folder) / "m.pt", configs), torch.device("cpu"))
+    return len(train) * epochs / single.seconds, len(train) * epochs * seeds / together.seconds
+
+
 def _data_parallel_rank(rank: int, world: int, port: int, train: np.ndarray, val: np.ndarray, epochs: int) -> float:
     import os
 
@@ -157,6 +171,7 @@ def run(quick: bool = False) -> dict:
     ours, validation_share = sdmresynth_loop(frames, val, epochs=1 if quick else 3)
     parallel = side_by_side(tensor, steps)
     data_parallel_rate = data_parallel(frames, val, epochs=1 if quick else 3)
+    one_run, sweep = whole_runs(frames, val, epochs=1 if quick else 2, seeds=SWEEP_SEEDS)
     rows = [
         {"loop": "FLOP ceiling (matmuls only)", "frames_per_s": ceiling, "vs_ideal": ceiling / ideal},
         {"loop": "ideal in-memory loop", "frames_per_s": ideal, "vs_ideal": 1.0},
@@ -165,10 +180,14 @@ def run(quick: bool = False) -> dict:
         {"loop": "train_model, 2 processes x 1 thread (torchrun, one model)", "frames_per_s": data_parallel_rate,
          "vs_ideal": data_parallel_rate / ideal},
         {"loop": "2 runs side by side, 1 thread each (sum)", "frames_per_s": parallel, "vs_ideal": parallel / ideal},
+        {"loop": "train_model, whole run (validation included)", "frames_per_s": one_run, "vs_ideal": one_run / ideal},
+        {"loop": f"train_sweep, {SWEEP_SEEDS} seeds as one computation (sum)", "frames_per_s": sweep,
+         "vs_ideal": sweep / ideal},
     ]
     return result("training throughput, SDM-VAE L=64 K=64, batch 128", rows, threads=torch.get_num_threads(),
            matmul_gflops=gflops, ours_vs_flop_ceiling=ours / ceiling,
            data_parallel_vs_flop_ceiling=data_parallel_rate / ceiling, validation_share_of_epoch=validation_share,
+           sweep_vs_one_run=sweep / one_run, sweep_vs_flop_ceiling=sweep / ceiling,
            train_frames=len(frames))
 
 

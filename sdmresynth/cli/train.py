@@ -26,6 +26,17 @@ def check_options_apply(model_type: str, given: set[str]) -> None:
             raise UserError(f"{flags}: only for --model-type {owner}, not {model_type}")
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    """'0,1,2' -> (0, 1, 2)."""
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected seeds such as 0,1,2") from None
+    if len(seeds) < 2 or len(set(seeds)) < len(seeds):
+        raise click.BadParameter(f"{text!r}: a sweep takes two or more different seeds")
+    return seeds
+
+
 def _applied(options: list, command: click.Command) -> click.Command:
     """command with the options, listed in the order --help shows them."""
     for option in reversed(options):
@@ -84,6 +95,9 @@ def _protocol_options(command: click.Command) -> click.Command:
                      "it on --resume continues a stopped run."),
         click.option("--max-epochs", type=click.IntRange(1), default=500, show_default=True),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seeds", type=_seed_list, help="Train one model per seed (e.g. 0,1,2,3) side by side as one "
+                     "computation: OUT-seedN.pt each, each with its own state, early stopping and learning-rate "
+                     "decays, equal to its own run with --seed N."),
         click.option("--grad-clip", type=click.FloatRange(min=0), help="Clip the global gradient norm to this (0: "
                      "off).  [default: 2000; 0 with --paper-protocol]"),
         click.option("--kl-weight", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
@@ -164,6 +178,8 @@ def train(data: Path | None, train_lists: tuple[Path, ...], val_lists: tuple[Pat
         context = click.get_current_context()
         given = {name for name in settings if context.get_parameter_source(name) is not ParameterSource.DEFAULT}
         check_options_apply(settings["model_type"], given)
+        if "seed" in given and settings["seeds"]:
+            raise UserError("--seed trains one model, --seeds a sweep: give one of them")
         plan = Plan.from_options(context.params, files, cache)
         saved = None if build_only else prepare(plan)  # before any audio is read: minutes on a corpus
         sets = load(plan, builders, console)

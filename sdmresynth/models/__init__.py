@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import ForwardResult, Noise, Posterior, SpectralVAE
+from .base import DrawnNoise, ForwardResult, Noise, Posterior, SpectralVAE
 from .config import ModelConfig
 from .sdm_vae import SDMVAE
 from .vae import VAE
@@ -16,4 +16,4 @@ def build_model(config: ModelConfig) -> SpectralVAE:
     return MODEL_CLASSES[config.model_type](config)
 
 
-__all__ = ["ForwardResult", "ModelConfig", "Noise", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "VSC", "build_model"]
+__all__ = ["DrawnNoise", "ForwardResult", "ModelConfig", "Noise", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "VSC", "build_model"]

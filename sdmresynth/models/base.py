@@ -53,6 +53,21 @@ class Noise:
         return self._draw(torch.rand, like)
 
 
+class DrawnNoise(Noise):
+    """Draws made beforehand, handed out in the order a forward pass asks for them (what a batched computation over
+    several models, which cannot draw inside, passes each model)."""
+
+    def __init__(self, draws: list[torch.Tensor]) -> None:
+        super().__init__()
+        self.draws = list(draws)
+
+    def normal(self, like: torch.Tensor) -> torch.Tensor:
+        return self.draws.pop(0)
+
+    def uniform(self, like: torch.Tensor) -> torch.Tensor:
+        return self.draws.pop(0)
+
+
 THRESHOLD_START = 1e-3  # a soft threshold's first value: near 0 (the mean as without it), but not at abs's kink
 
 
@@ -104,6 +119,8 @@ class SpectralVAE(nn.Module):
 
     Subclasses choose the code -> latent map (`to_latent`) and the KL term (`kl`).
     """
+
+    NOISE_DRAWS = ("normal",)  # what forward draws from its Noise, in order, each shaped like the code (B, code_dim)
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -206,6 +223,11 @@ class SpectralVAE(nn.Module):
 
     def after_step(self) -> None:
         """Hook run after each optimiser step (a learnable dictionary renormalises here)."""
+        self.constrain(dict(self.named_parameters()))
+
+    def constrain(self, parameters: dict[str, torch.Tensor]) -> None:
+        """Project parameters (this model's, or several models' stacked along a first axis) back onto their
+        constraints, in place."""
 
     def start_epoch(self, epoch: int) -> None:
         """Hook run before each epoch (0-based): schedules such as VSC's warm-up live here."""

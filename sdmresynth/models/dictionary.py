@@ -39,6 +39,6 @@ def make_dictionary(kind: str, latent_dim: int, atoms: int) -> torch.Tensor:
 
 
 def normalise_columns(dictionary: torch.Tensor) -> None:
-    """Rescale the columns of a learnable dictionary to unit norm, in place."""
+    """Rescale the columns of a learnable dictionary (L, K), or of several stacked (M, L, K), to unit norm, in place."""
     with torch.no_grad():
-        dictionary /= dictionary.norm(dim=0, keepdim=True).clamp_min(1e-8)
+        dictionary /= dictionary.norm(dim=-2, keepdim=True).clamp_min(1e-8)

@@ -33,6 +33,6 @@ class SDMVAE(SpectralVAE):
         gamma = sdm_gamma(posterior.mu, posterior.log_var)
         return kl_sdm(posterior.mu, posterior.log_var, gamma)
 
-    def after_step(self) -> None:
+    def constrain(self, parameters: dict[str, torch.Tensor]) -> None:
         if self.config.dictionary == "learned":
-            normalise_columns(self.dictionary)
+            normalise_columns(parameters["dictionary"])

@@ -51,6 +51,8 @@ def kl_spike_slab(posterior: Posterior, alpha: float) -> torch.Tensor:
 class VSC(SpectralVAE):
     """Spectral VSC: 513-128-L tanh encoder with mean, log-variance and log-spike heads; the shared decoder."""
 
+    NOISE_DRAWS = ("normal", "uniform")  # the slab's and the selector's
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.encoder = SpikeSlabEncoder(config.input_dim, config.hidden_dim, config.latent_dim)

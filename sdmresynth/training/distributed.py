@@ -51,6 +51,15 @@ def total(value: float, shard: Shard, device: torch.device) -> float:
     return float(tensor.item())
 
 
+def average(tensors: list[torch.Tensor], shard: Shard) -> None:
+    """Average tensors (gradients) over all processes, in place."""
+    if shard.world == 1:
+        return
+    for tensor in tensors:
+        dist.all_reduce(tensor)
+        tensor.div_(shard.world)
+
+
 def barrier(shard: Shard) -> None:
     if shard.world > 1:
         dist.barrier()

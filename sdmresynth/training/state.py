@@ -52,6 +52,13 @@ def state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".state.pt")
 
 
+def load_epoch(saved_state: Path) -> int:
+    """The epoch a saved training state holds (0 if there is none)."""
+    if not saved_state.is_file():
+        return 0
+    return int(load_checkpoint(saved_state, kind="training-state").extra["state"]["epoch"])
+
+
 def settings_differing(checkpoint: Checkpoint, model_config: ModelConfig, config: TrainConfig) -> list[str]:
     """The settings a saved run was made with that differ from these, except RESUMABLE_CHANGES."""
     saved_model = checkpoint.config.to_dict()
@@ -80,6 +87,9 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
     not replaced (a checkpoint or a saved state at `out`) unless `overwrite`, and for `resume` that the saved state
     exists and was made with the same settings. Returns the saved state (None when not resuming)."""
     _check_writable(out)
+    if config.mean_weight and model_config.model_type == "vsc":
+        raise UserError("the mean's divergence is for the VAE and SDM-VAE (a VSC code is gated)",
+                        parameters=("mean_weight",))
     saved_state = state_path(out)
     if not resume:
         if overwrite:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from sdmresynth.dsp.stft import StftConfig
@@ -15,7 +16,8 @@ from sdmresynth.training.features import file_frames
 from ..conftest import COMMAND, SPEECH
 
 
-def test_two_processes_match_one(tmp_path):
+@pytest.mark.parametrize("sweep", [[], ["--seeds", "0,1"]], ids=["one model", "a sweep of two"])
+def test_two_processes_match_one(tmp_path, sweep):
     corpus = tmp_path / "corpus"
     for i, clip in enumerate([SPEECH, COMMAND, SPEECH, COMMAND]):
         (corpus / f"speaker{i}").mkdir(parents=True)
@@ -27,17 +29,19 @@ def test_two_processes_match_one(tmp_path):
               "--batch-size", str(batch), "--lr", "1e-3", "--no-cache", "--threads", "1", "--device", "cpu"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     single = tmp_path / "single.pt"
-    subprocess.run([sys.executable, "-m", "sdmresynth.cli", *common, "--out", str(single)], check=True,
+    subprocess.run([sys.executable, "-m", "sdmresynth.cli", *common, *sweep, "--out", str(single)], check=True,
                    capture_output=True, env=env)
     parallel = tmp_path / "parallel.pt"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "sdmresynth.cli", *common, "--out", str(parallel)], capture_output=True, text=True,
-                          env=env, timeout=300)
+                           "-m", "sdmresynth.cli", *common, *sweep, "--out", str(parallel)], capture_output=True,
+                          text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stdout.count("done:") == 1  # only rank 0 reports
-    a = torch.load(single, weights_only=True)
-    b = torch.load(parallel, weights_only=True)
-    assert "2 processes" in b["metadata"]["machine"]
-    for key in a["state_dict"]:
-        torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=1e-4, atol=1e-5)
-    assert np.isclose(a["metadata"]["best_val_loss"], b["metadata"]["best_val_loss"], rtol=1e-4)
+    names = ["-seed0", "-seed1"] if sweep else [""]
+    assert done.stdout.count("done:") == len(names)  # only rank 0 reports
+    for name in names:
+        a = torch.load(single.with_stem(single.stem + name), weights_only=True)
+        b = torch.load(parallel.with_stem(parallel.stem + name), weights_only=True)
+        assert "2 processes" in b["metadata"]["machine"]
+        for key in a["state_dict"]:
+            torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=1e-4, atol=1e-5)
+        assert np.isclose(a["metadata"]["best_val_loss"], b["metadata"]["best_val_loss"], rtol=1e-4)

@@ -1,0 +1,208 @@
+"""Several models of one shape trained side by side as one computation: a sweep over seeds (and the settings that keep
+the tensor shapes: learning rate, KL weight, mean weight).
+
+Each model is a run of its own (`loop.Run`: its seed's weights, shuffling and noise, its optimiser, early stopping,
+learning-rate decays, saved state and checkpoint, in the formats of a single run, which can resume it alone), but the
+training steps of the models still training are computed together: their weights are stacked along a first axis and
+one vectorised forward and backward pass (torch.func.vmap over functional_call) serves them all. The noise each model's forward pass needs is drawn beforehand
+from its own generator, in the order and shape its single run draws it, so that each model's run equals its single run
+up to float rounding. A model that stops leaves the stack at the end of its epoch; the others go on unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+from torch.optim.adam import adam
+
+from ..dsp.divergence import itakura_saito
+from ..errors import UserError
+from ..models import DrawnNoise, ModelConfig, Noise, SpectralVAE
+from ..models.checkpoint import Checkpoint
+from . import distributed
+from .config import TrainConfig
+from .loop import Run, end_epoch, finish_run, save_state, start_run, usable_frames, validation_loss
+from .minibatches import gather
+from .state import EpochReport, TrainState, check_run
+
+# The settings that may differ between the models of a sweep: they keep the tensor shapes (and the batches' count).
+PER_MODEL = ("seed", "lr", "kl_weight", "mean_weight")
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which make_optimizer's Adam has
+
+
+def sweep_outputs(out: Path, configs: list[TrainConfig]) -> list[Path]:
+    """Where each model of a sweep is written: OUT-seedN.pt (and, for settings that differ too, -lrX, -klX, -meanX)."""
+    differing = [name for name in PER_MODEL[1:] if len({getattr(c, name) for c in configs}) > 1]
+    labels = {"lr": "lr", "kl_weight": "kl", "mean_weight": "mean"}
+    return [out.with_name(out.stem + f"-seed{c.seed}" + "".join(f"-{labels[n]}{getattr(c, n):g}" for n in differing)
+                          + out.suffix) for c in configs]
+
+
+def check_sweep(configs: list[TrainConfig]) -> None:
+    """Refuse a sweep whose models differ in more than PER_MODEL, or that names one model twice."""
+    shared = [replace(c, **{name: getattr(configs[0], name) for name in PER_MODEL}) for c in configs]
+    if any(c != shared[0] for c in shared):
+        raise UserError(f"the models of a sweep may differ only in {', '.join(PER_MODEL)}")
+    if len({tuple(getattr(c, n) for n in PER_MODEL) for c in configs}) < len(configs):
+        raise UserError("a sweep names the same model twice (same seed and settings)", parameters=("seeds",))
+
+
+class Objective(nn.Module):
+    """One model's training loss on a batch, as a module, so that functional_call can give it stacked weights: the
+    loss (reconstruction + kl_weight x KL) plus mean_weight x the IS divergence of the decoded posterior mean."""
+
+    def __init__(self, model: SpectralVAE, with_mean: bool) -> None:
+        super().__init__()
+        self.model, self.with_mean = model, with_mean
+
+    def forward(self, power: torch.Tensor, kl_weight: torch.Tensor, mean_weight: torch.Tensor,
+                *draws: torch.Tensor) -> torch.Tensor:
+        result = self.model(power, DrawnNoise(list(draws)))
+        loss = self.model.loss(power, result, kl_weight)["loss"]
+        if self.with_mean:  # as SpectralVAE.loss adds it
+            decoded = self.model.decode(self.model.to_latent(result.posterior.mu))
+            loss = loss + mean_weight * itakura_saito(power, decoded).mean()
+        return loss
+
+
+def _draws(runs: list[Run], model: SpectralVAE, rows: int, device: torch.device) -> list[torch.Tensor]:
+    """Each model's noise for a batch of `rows` (its own generator, the kinds and order its forward asks for), stacked:
+    one (M, rows, code_dim) tensor per kind."""
+    like = torch.empty(rows, model.config.code_dim, device=device)
+    per_model = [[getattr(Noise(r.noise, r.shard.rank, r.shard.world), kind)(like) for kind in model.NOISE_DRAWS]
+                 for r in runs]
+    return [torch.stack(kind) for kind in zip(*per_model)]
+
+
+def _clip_each(weights: list[list[torch.Tensor]], max_norm: float) -> None:
+    """Clip each model's gradient to a global norm of max_norm, as clip_grad_norm_ does, with one norm computation
+    for all of them."""
+    grads = [[p.grad for p in w] for w in weights]
+    norms = torch.stack(torch._foreach_norm([g for model in grads for g in model])).view(len(grads), -1)
+    factors = (max_norm / (norms.pow(2).sum(1).sqrt() + 1e-6)).clamp(max=1.0)
+    for model, factor in zip(grads, factors):
+        torch._foreach_mul_(model, factor)
+
+
+def _adam_steps(runs: list[Run]) -> None:
+    """Each run's optimiser step (torch's Adam, state and all), as one call for the runs that share a learning rate
+    and settings (its fused kernel then updates them together), else run by run."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        group = run.optimizer.param_groups[0]
+        groups.setdefault((group["lr"], group["fused"], group["foreach"]), []).append(run)
+    for (lr, fused, foreach), members in groups.items():
+        tensors = {key: [] for key in ("params", "grads", "exp_avg", "exp_avg_sq", "step")}
+        for run in members:
+            for param in run.model.parameters():
+                state = run.optimizer.state[param]
+                if not state:  # initialised as Adam initialises it
+                    state["step"] = (torch.zeros((), dtype=torch.float32, device=param.device) if fused
+                                     else torch.tensor(0.0))
+                    state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(param), torch.zeros_like(param)
+                for key, value in (("params", param), ("grads", param.grad), ("exp_avg", state["exp_avg"]),
+                                   ("exp_avg_sq", state["exp_avg_sq"]), ("step", state["step"])):
+                    tensors[key].append(value)
+        with torch.no_grad():
+            adam(tensors["params"], tensors["grads"], tensors["exp_avg"], tensors["exp_avg_sq"], [], tensors["step"],
+                 amsgrad=False, has_complex=False, beta1=BETAS[0], beta2=BETAS[1], lr=lr, weight_decay=0.0, eps=EPS,
+                 maximize=False, foreach=foreach, capturable=False, differentiable=False, fused=fused)
+    for run in runs:
+        run.model.after_step()
+
+
+def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np.ndarray,
+                         on_step: Callable[[int, int], None] | None = None) -> list[float]:
+    """One epoch of every run, the forward and backward passes of all of them as one computation; each run's mean
+    training loss per frame. Each step stacks the models' weights (M, ...), so that one vectorised pass serves them
+    all and the gradients land in each model's own weights, which its own optimiser then moves, as in its own run."""
+    shard, device, config = runs[0].shard, runs[0].device, configs[0]
+    usable = usable_frames(len(frames), config, shard)
+    steps = -(-usable // config.batch_size)
+    for run in runs:
+        run.model.start_epoch(run.state.epoch)
+    orders = [torch.randperm(len(frames), generator=r.shuffle)[:usable].numpy() for r in runs]
+    names = [name for name, _ in runs[0].model.named_parameters()]
+    weights = [list(r.model.parameters()) for r in runs]
+    buffers = {n: torch.stack([dict(r.model.named_buffers())[n] for r in runs]) for n, _ in
+               runs[0].model.named_buffers()}
+    objective = Objective(runs[0].model, any(c.mean_weight for c in configs))
+    factors = [torch.tensor([getattr(c, name) for c in configs], device=device) for name in ("kl_weight",
+                                                                                              "mean_weight")]
+
+    def loss(params, buffers, power, kl_weight, mean_weight, *draws):
+        state = {**{f"model.{n}": p for n, p in params.items()}, **{f"model.{n}": b for n, b in buffers.items()}}
+        return functional_call(objective, state, (power, kl_weight, mean_weight, *draws))
+
+    batched = vmap(loss)
+    totals = torch.zeros(len(runs), dtype=torch.float64, device=device)
+    for step in range(steps):
+        rows = [order[step * config.batch_size:(step + 1) * config.batch_size][shard.rank::shard.world]
+                for order in orders]
+        power = torch.stack([gather(frames, r) for r in rows]).to(device)  # (M, B, F)
+        params = {n: torch.stack([w[i] for w in weights]) for i, n in enumerate(names)}  # (M, ...)
+        for run in runs:
+            run.optimizer.zero_grad(set_to_none=True)
+        losses = batched(params, buffers, power, *factors, *_draws(runs, runs[0].model, len(rows[0]), device))
+        losses.sum().backward()  # each model's loss depends on its weights alone: its own gradient
+        distributed.average([p.grad for w in weights for p in w], shard)
+        if config.grad_clip:
+            _clip_each(weights, config.grad_clip)
+        _adam_steps(runs)
+        totals += losses.detach().double() * len(rows[0])
+        if on_step:
+            on_step(step + 1, steps)
+    return [distributed.total(float(t), shard, device) / usable for t in totals]
+
+
+def _active(run: Run, config: TrainConfig) -> bool:
+    """Whether a run trains another epoch (after a decay, if its plateau calls for one)."""
+    if run.state.epoch >= config.max_epochs:
+        return False
+    if run.state.bad_epochs >= config.patience:
+        if run.state.lr_decays_done >= config.lr_decays:
+            return False
+        run.decay()
+    return True
+
+
+def train_sweep(model_config: ModelConfig, configs: list[TrainConfig], train_frames: np.ndarray,
+                val_frames: np.ndarray, outs: list[Path], device: torch.device,
+                resume: bool | list[Checkpoint | None] = False, metadata: dict | None = None,
+                on_epoch: Callable[[int, EpochReport], None] | None = None,
+                on_step: Callable[[int, int], None] | None = None, overwrite: bool = False) -> list[TrainState]:
+    """Train one model per TrainConfig (they may differ in PER_MODEL only) together, each saving its resumable state
+    after every epoch to its `outs` path's state file and its best weights to that path at its end, as a single run
+    would. resume: continue each saved run (True, or the states check_run returned: None for a model to start).
+    on_epoch(model index, report). Returns each model's final state."""
+    check_sweep(configs)
+    if len(train_frames) == 0 or len(val_frames) == 0:
+        raise UserError("no training or validation frames (are the files silent or unreadable?)")
+    saved = resume if isinstance(resume, list) else [check_run(o, model_config, c, bool(resume), overwrite)
+                                                     for o, c in zip(outs, configs)]
+    runs = [start_run(model_config, c, train_frames, device, s) for c, s in zip(configs, saved)]
+    if runs[0].shard.world > 1:  # the stacked step averages the gradients itself
+        for run in runs:
+            run.network = run.model
+    metadata = metadata or {}
+    while active := [m for m, (r, c) in enumerate(zip(runs, configs)) if _active(r, c)]:
+        started = time.perf_counter()
+        losses = train_epoch_together([runs[m] for m in active], [configs[m] for m in active], train_frames, on_step)
+        seconds = (time.perf_counter() - started) / len(active)  # each model's share of the epoch
+        for m, train_loss in zip(active, losses):
+            run, config = runs[m], configs[m]
+            val_loss = validation_loss(run.model, val_frames, run.device, config)
+            report = end_epoch(run, train_loss, val_loss, seconds, outs[m])
+            save_state(run, model_config, config, outs[m], metadata)
+            if on_epoch and run.shard.is_main:
+                on_epoch(m, report)
+    for run, config, out in zip(runs, configs, outs):
+        finish_run(run, model_config, config, out, metadata)
+    return [run.state for run in runs]
