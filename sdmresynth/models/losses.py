@@ -11,9 +11,12 @@ def kl_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + log_var.exp() - log_var - 1.0).sum(dim=-1)
 
 
+GAMMA_FLOOR = 1e-30  # where a code is exactly 0 (a soft threshold) and its variance underflows, log gamma stays finite
+
+
 def sdm_gamma(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """Closed-form prior variances (paper eq. 9): gamma = mu^2 + sigma^2, held fixed (no gradient)."""
-    return (mu.pow(2) + log_var.exp()).detach()
+    return (mu.pow(2) + log_var.exp()).clamp_min(GAMMA_FLOOR).detach()
 
 
 def kl_sdm(mu: torch.Tensor, log_var: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:

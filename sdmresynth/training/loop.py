@@ -18,7 +18,7 @@ from ..models import ModelConfig, Noise, SpectralVAE, build_model
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from . import distributed
 from .config import LR_DECAY, TrainConfig
-from .minibatches import STANDARDISE_CHUNK, batches, chunks
+from .minibatches import STANDARDISE_CHUNK, batches, chunks, resident
 from .state import EpochReport, TrainState, check_run, load_initial_weights, state_path
 
 VAL_BATCH = 8192
@@ -219,6 +219,7 @@ def train_model(
         raise UserError("no training or validation frames (are the files silent or unreadable?)")
     saved = resume if isinstance(resume, Checkpoint) else check_run(out, model_config, config, bool(resume), overwrite)
     run = start_run(model_config, config, train_frames, device, saved)
+    train_frames = resident(train_frames, run.device)  # on a GPU with room: gathered there, no copy per batch
     metadata = metadata or {}
     while run.state.epoch < config.max_epochs:
         if run.state.bad_epochs >= config.patience:

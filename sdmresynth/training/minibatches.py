@@ -16,17 +16,36 @@ import torch
 STANDARDISE_CHUNK = 65536  # frames per chunk of the streamed mean/std (about 130 MB of float32)
 
 
-def gather(frames: np.ndarray, rows: np.ndarray, pin: bool = False) -> torch.Tensor:
-    """frames[rows] (len(rows), F) as a tensor: one gather from memory or from the page cache of a mapping."""
+RESIDENT_SHARE = 0.5  # the training frames move into GPU memory when they take at most this share of what is free
+
+
+def resident(frames: np.ndarray, device: torch.device, force: bool = False) -> np.ndarray | torch.Tensor:
+    """The training frames held in the device's memory (a tensor, gathered there by index: no copy from the host per
+    batch) where the device is a GPU with room for them, or `force`; otherwise the frames as they are."""
+    if not force:
+        if device.type != "cuda":
+            return frames
+        free, _ = torch.cuda.mem_get_info(device)
+        if frames.shape[0] * frames.shape[1] * 4 > RESIDENT_SHARE * free:
+            return frames
+    return torch.cat([chunk for chunk in chunks(frames, STANDARDISE_CHUNK, device)])
+
+
+def gather(frames: np.ndarray | torch.Tensor, rows: np.ndarray, pin: bool = False) -> torch.Tensor:
+    """frames[rows] (len(rows), F) as a tensor: one gather from memory, from the page cache of a mapping, or (frames
+    held on a device) on the device."""
+    if isinstance(frames, torch.Tensor):
+        return frames.index_select(0, torch.from_numpy(rows).to(frames.device))
     batch = torch.from_numpy(np.take(frames, rows, axis=0))
     return batch.pin_memory() if pin else batch
 
 
-def batches(frames: np.ndarray, order: np.ndarray, batch_size: int, rank: int, world: int,
+def batches(frames: np.ndarray | torch.Tensor, order: np.ndarray, batch_size: int, rank: int, world: int,
             device: torch.device) -> Iterator[torch.Tensor]:
-    """Rows rank, rank + world, ... of each global batch of `order`, on device (prefetched there on a GPU)."""
+    """Rows rank, rank + world, ... of each global batch of `order`, on device (prefetched there on a GPU, or gathered
+    there when the frames are resident)."""
     slices = (order[start : start + batch_size][rank::world] for start in range(0, len(order), batch_size))
-    if device.type != "cuda":
+    if device.type != "cuda" or isinstance(frames, torch.Tensor):
         for rows in slices:
             yield gather(frames, rows).to(device)
         return

@@ -29,7 +29,7 @@ from ..models.checkpoint import Checkpoint
 from . import distributed
 from .config import TrainConfig
 from .loop import Run, end_epoch, finish_run, save_state, start_run, usable_frames, validation_loss
-from .minibatches import gather
+from .minibatches import gather, resident
 from .state import EpochReport, TrainState, check_run
 
 # The settings that may differ between the models of a sweep: they keep the tensor shapes (and the batches' count).
@@ -188,6 +188,7 @@ def train_sweep(model_config: ModelConfig, configs: list[TrainConfig], train_fra
     saved = resume if isinstance(resume, list) else [check_run(o, model_config, c, bool(resume), overwrite)
                                                      for o, c in zip(outs, configs)]
     runs = [start_run(model_config, c, train_frames, device, s) for c, s in zip(configs, saved)]
+    train_frames = resident(train_frames, runs[0].device)  # on a GPU with room: gathered there, no copy per batch
     if runs[0].shard.world > 1:  # the stacked step averages the gradients itself
         for run in runs:
             run.network = run.model

@@ -236,3 +236,24 @@ def test_a_saved_run_or_checkpoint_is_not_replaced_unless_asked(tmp_path, frames
         train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
     _, state = train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"), overwrite=True)
     assert state.epoch == 1 and out.is_file()
+
+
+def test_frames_held_on_the_device_train_as_frames_read_from_the_host(tmp_path, frames, monkeypatch):
+    """The GPU path keeps the training frames in the device's memory and gathers batches there; on the CPU, forced,
+    the same run results."""
+    import numpy as np
+
+    import sdmresynth.training.loop as loop
+    from sdmresynth.training.minibatches import batches, resident
+
+    held = resident(frames[0], torch.device("cpu"), force=True)
+    assert isinstance(held, torch.Tensor) and resident(frames[0], torch.device("cpu")) is frames[0]
+    order = np.random.default_rng(0).permutation(len(frames[0]))
+    for a, b in zip(batches(frames[0], order, 32, 0, 1, torch.device("cpu")),
+                    batches(held, order, 32, 0, 1, torch.device("cpu"))):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    _, host = train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3), *frames, tmp_path / "host.pt", torch.device("cpu"))
+    monkeypatch.setattr(loop, "resident", lambda frames, device: resident(frames, device, force=True))
+    _, device = train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3), *frames, tmp_path / "held.pt",
+                            torch.device("cpu"))
+    assert [h["val_loss"] for h in host.history] == [h["val_loss"] for h in device.history]
