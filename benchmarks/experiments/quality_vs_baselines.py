@@ -34,7 +34,8 @@ SETS = {
     "speechocean762-val": SHARED / "splits" / "speechocean762-val.txt",
 }
 TRAIN_LISTS = [SHARED / "splits" / "train.txt", SHARED / "splits" / "speechocean762-train.txt"]
-METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "hoyer")
+METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "hoyer", "active")  # active: coefficients above 1 % of the largest
+PAIRED = ("pesq_wb", "stoi", "hoyer", "active")  # the default against IS-NMF-256, file by file
 PCA_SIZES, NMF_SIZES = (16, 64), (64, 256)
 NMF_TRAIN_FRAMES = 40_000
 NMF_TOLERANCE, NMF_MAX_UPDATES = 1e-3, 5000  # IS-NMF trains until 50 updates lower its divergence by < 0.1 %
@@ -124,7 +125,7 @@ def score_one(system: str, path: str, baselines: str) -> dict:
     import torch
 
     import sdmresynth.api as sdm
-    from sdmresynth.dsp.metrics import hoyer, quality_metrics
+    from sdmresynth.dsp.metrics import active_coefficients, hoyer, quality_metrics
     from sdmresynth.dsp.stft import istft, power_spectrogram, stft, with_phase_of
     from sdmresynth.errors import UserError
     from sdmresynth.inference.model import cached_model
@@ -162,8 +163,9 @@ def score_one(system: str, path: str, baselines: str) -> dict:
                 seconds = time.perf_counter() - started
                 estimate = sdm.decode_codes(loaded, codes, len(reference), phase_from=reference)
         row |= quality_metrics(reference, estimate)
-        row |= {"hoyer": float(hoyer(codes).mean()) if codes is not None else math.nan, "encode_seconds": seconds,
-                "frames": len(reference) // 256}
+        row |= {"hoyer": float(hoyer(codes).mean()) if codes is not None else math.nan,
+                "active": float(active_coefficients(codes).mean()) if codes is not None else math.nan,
+                "encode_seconds": seconds, "frames": len(reference) // 256}
     except (UserError, ValueError) as error:
         row["error"] = str(error)
     return row
@@ -228,20 +230,75 @@ def plot_front(table: list[dict], target: Path) -> None:
     plt.close(figure)
 
 
+def paired(rows: list[dict], system: str, baseline: str = "IS-NMF-256") -> list[dict]:
+    """Per set and metric, the mean difference system - baseline over the files both scored, with its 95 % interval
+    (paired): whether the system is better beyond the interval (for `active`, fewer is better)."""
+    table = []
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        mine = {r["file"]: r for r in rows if r["set"] == set_name and r["system"] == system and "error" not in r}
+        theirs = {r["file"]: r for r in rows if r["set"] == set_name and r["system"] == baseline and "error" not in r}
+        files = sorted(set(mine) & set(theirs))
+        for metric in PAIRED:
+            differences = np.array([mine[f][metric] - theirs[f][metric] for f in files])
+            if len(differences) < 2:
+                continue
+            mean, interval = differences.mean(), 1.96 * differences.std(ddof=1) / math.sqrt(len(differences))
+            better = mean < -interval if metric == "active" else mean > interval
+            table.append({"set": set_name, "metric": metric, "files": len(files), "difference": float(mean),
+                          "ci95": float(interval), "better": bool(better)})
+    return table
+
+
+def paired_markdown(table: list[dict], system: str) -> list[str]:
+    lines = [f"| set | metric | {system} - IS-NMF-256 (mean over files, 95 % interval) | better beyond the interval |",
+             "| --- | --- | --- | --- |"]
+    lines += [f"| {r['set']} | {r['metric']} | {r['difference']:+.3f} ± {r['ci95']:.3f} | {'yes' if r['better'] else 'no'} |"
+              for r in table]
+    for set_name in dict.fromkeys(r["set"] for r in table):
+        wins = [r["metric"] for r in table if r["set"] == set_name and r["better"] and r["metric"] != "active"]
+        lines.append(f"\n{set_name}: {'not dominated (better on ' + ', '.join(wins) + ')' if wins else 'dominated'} "
+                     "by IS-NMF-256 on PESQ-WB, STOI and Hoyer.")
+    return lines
+
+
+def plot_speed(table: list[dict], target: Path) -> None:
+    """PESQ-WB against encoding frames a second (one core, log scale) on the LibriSpeech test split."""
+    from sdmresynth.evaluation.plots import require_matplotlib
+
+    plt = require_matplotlib()
+    figure, axis = plt.subplots(figsize=(8, 5.5))
+    for row in (r for r in table if r["set"] == "librispeech-test" and not math.isnan(r["encode_frames_per_s"])):
+        axis.scatter(row["encode_frames_per_s"], row["pesq_wb"], s=30, color="tab:green" if row["system"].startswith(
+            "IS-NMF") else "tab:gray" if row["system"].startswith(("PCA", "WORLD")) else "tab:blue")
+        axis.annotate(row["system"], (row["encode_frames_per_s"], row["pesq_wb"]), fontsize=6, xytext=(3, 2),
+                      textcoords="offset points")
+    axis.axvline(62.5, color="tab:red", linestyle=":", label="real time (62.5 frames a second)")
+    axis.set_xscale("log")
+    axis.set_xlabel("encoding speed, frames a second on one core (log)")
+    axis.set_ylabel("PESQ-WB (input phase)")
+    axis.set_title("Fidelity against encoding speed on the LibriSpeech test split: up and right is better", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(target, dpi=110)
+    plt.close(figure)
+
+
 def markdown(table: list[dict], references: dict[str, str]) -> list[str]:
-    lines = ["| set | system | code per frame | files | pesq_wb | pesq_nb | stoi | estoi | hoyer | encode frames/s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| set | system | code per frame | files | pesq_wb | pesq_nb | stoi | estoi | hoyer | active | "
+             "encode frames/s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     sizes: dict = {}
     for r in table:
         size = sizes.get(r["system"]) or sizes.setdefault(r["system"], code_size(r["system"], references))
-        cells = " | ".join("-" if math.isnan(r[m]) else f"{r[m]:.3f}" for m in METRICS)
+        cells = " | ".join("-" if math.isnan(r[m]) else f"{r[m]:.1f}" if m == "active" else f"{r[m]:.3f}"
+                           for m in METRICS)
         speed = "-" if math.isnan(r["encode_frames_per_s"]) else f"{r['encode_frames_per_s']:,.0f}"
         lines.append(f"| {r['set']} | {r['system']} | {size} | {r['files']} ({r['failed']} failed) | {cells} | {speed} |")
     return lines
 
 
 def write_doc(path: Path, table: list[dict], references: dict[str, str], command: str, minutes: float,
-              picture: str | None) -> None:
+              picture: str | None, comparison: list[str]) -> None:
     kept = ""
     if path.is_file() and DOC_MARK in path.read_text(encoding="utf-8"):
         kept = path.read_text(encoding="utf-8").split(DOC_MARK, 1)[1]
@@ -254,7 +311,11 @@ def write_doc(path: Path, table: list[dict], references: dict[str, str], command
         "speaker-disjoint LibriSpeech test-other split (10 speakers), `speech-commands` 239 one-second clips of 239 "
         "other speakers, `speechocean762-val` 84 clips of 21 Mandarin-accented speakers, adults and children.", "",
         *markdown(table, references), "",
-        *([f"![PESQ-WB against Hoyer sparsity for every system]({picture})", ""] if picture else []),
+        "`active` is the mean number of a frame's coefficients above 1 % of its largest (a count of active atoms that "
+        "reads alike at any K, beside Hoyer's index, which is only comparable at equal K).", "",
+        *comparison, "",
+        *([f"![PESQ-WB against Hoyer sparsity for every system]({picture})", "",
+           "![PESQ-WB against encoding speed on one core](quality-speed.png)", ""] if picture else []),
         DOC_MARK,
     ]) + (kept or "\n")
     path.write_text(text, encoding="utf-8")
@@ -294,19 +355,22 @@ def main() -> None:
     if args.rows:
         args.rows.write_text(json.dumps(rows))
     table = summarise(rows)
+    comparison = paired(rows, next(iter(references)))
     if args.json:
-        print(json.dumps({"benchmark": "quality_vs_baselines", "machine": machine(), "rows": table}))
+        print(json.dumps({"benchmark": "quality_vs_baselines", "machine": machine(), "rows": table,
+                          "against_is_nmf_256": comparison}))
     else:
-        print("\n".join(markdown(table, references)))
+        print("\n".join(markdown(table, references) + [""] + paired_markdown(comparison, next(iter(references)))))
     if args.doc:
         picture = None
         if args.front or len(table) > 1:
             picture = "quality-front.png"
             plot_front(table, args.doc.parent / picture)
+            plot_speed(table, args.doc.parent / "quality-speed.png")
         command = "python -m benchmarks.experiments.quality_vs_baselines " + " ".join(
             [f"--model {m}" for m in args.model or []] + (["--front"] if args.front else []) + ["--doc", str(args.doc)])
         write_doc(args.doc, table, references, command.replace("  ", " "), (time.perf_counter() - started) / 60,
-                  picture)
+                  picture, paired_markdown(comparison, next(iter(references))))
 
 
 if __name__ == "__main__":

@@ -16,15 +16,16 @@ from ..inference.model import load_model
 
 
 def run_batch(job: Callable, sources: list[Path], target_dir: Path | None, suffix: str, model_name: str, device: str,
-              workers: int, as_json: bool = False, **options) -> None:
+              workers: int, as_json: bool = False, refine_steps: int | None = None, **options) -> None:
     """Run job over every input below sources, writing into target_dir; report and exit 1 on failures."""
-    load_model(model_name, "cpu")  # a bad model is an error before any work starts
+    load_model(model_name, "cpu", refine_steps)  # a bad model is an error before any work starts
     pairs = plan(sources, target_dir, suffix)
     console = Console(stderr=True, soft_wrap=True)
     with Progress(TextColumn("files"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:
         task = progress.add_task("files", total=len(pairs))
-        results = run_jobs(job, pairs, model_name, device, workers, lambda _: progress.advance(task), **options)
+        results = run_jobs(job, pairs, model_name, device, workers, lambda _: progress.advance(task), refine_steps,
+                           **options)
     failed = [r for r in results if r.error]
     for result in results:
         for notice in result.notices:

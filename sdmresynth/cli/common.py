@@ -21,6 +21,8 @@ THREADS = click.option("--threads", type=click.IntRange(0), help="CPU threads of
                        "every core).  [default: the cores other work is not using now: all on an idle machine, fewer "
                        "on a busy one]")
 
+REFINE = click.option("--refine-steps", type=click.IntRange(0), help="Refine each frame's code by this many gradient "
+                      "steps on its ELBO at encode time (0: the encoder's one pass).  [default: as the model ships]")
 FLOAT = click.option("--float", "floating", is_flag=True, help="Write 32-bit float samples (.wav or .aiff): nothing "
                      "clips, whatever the level.")
 
@@ -70,7 +72,7 @@ def block_progress(steps: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def audio_to_audio(job: Callable, paths: tuple[str, ...], model_name: str, device: str, workers: int,
-                   overwrite: bool, steps: str, **options) -> None:
+                   overwrite: bool, steps: str, refine_steps: int | None = None, **options) -> None:
     """SOURCE... TARGET commands (resynth, enhance): one file (with a progress bar of `steps`), or a batch over files
     and folders."""
     from ..inference.model import load_model
@@ -82,14 +84,15 @@ def audio_to_audio(job: Callable, paths: tuple[str, ...], model_name: str, devic
     if is_batch(sources):
         from .batch import run_batch
 
-        run_batch(job, list(sources), batch_folder(target), ".wav", model_name, device, workers, **options)
+        run_batch(job, list(sources), batch_folder(target), ".wav", model_name, device, workers,
+                  refine_steps=refine_steps, **options)
         return
     source = sources[0]
     check_audio_target(target, options["output"].floating)
     output = single_output(source, target, ".wav")
     if not overwrite and same_file(output, source):
         raise UserError(f"{output}: is the input file; pass --overwrite to replace it")
-    loaded = load_model(model_name, device)
+    loaded = load_model(model_name, device, refine_steps)
     with block_progress(steps) as on_block:
         notices, summary = job(loaded, source, output, **options, on_block=on_block)
     print_notices(notices)

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .common import DEVICE, MODEL, THREADS, WORKERS, block_progress, is_batch, print_notices, same_file, set_threads
+from .common import (DEVICE, MODEL, REFINE, THREADS, WORKERS, block_progress, is_batch, print_notices, same_file,
+                     set_threads)
 
 
 @click.command()
@@ -19,12 +20,13 @@ from .common import DEVICE, MODEL, THREADS, WORKERS, block_progress, is_batch, p
 @click.option("--plot", type=click.Path(path_type=Path), help="Also draw spectrograms and code activity to this PNG "
               "(needs matplotlib).")
 @MODEL
+@REFINE
 @DEVICE
 @WORKERS
 @THREADS
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
-def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, model_name: str, device: str,
-           workers: int, threads: int, as_json: bool) -> None:
+def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, model_name: str,
+           refine_steps: int | None, device: str, workers: int, threads: int, as_json: bool) -> None:
     """Write the sparse codes of SOURCES (files or folders) to .npz files and summarise them."""
     import json
 
@@ -38,7 +40,7 @@ def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, mod
         from .batch import run_batch
 
         run_batch(encoding_job, list(sources), batch_folder(output), ".codes.npz", model_name, device, workers,
-                  as_json)
+                  as_json, refine_steps)
         return
     source = sources[0]
     target = single_output(source, output, ".codes.npz")
@@ -46,11 +48,12 @@ def encode(sources: tuple[Path, ...], output: str | None, plot: Path | None, mod
         raise UserError(f"{target}: codes are written as an .npz archive: name the output OUT.npz, or a folder DIR/")
     if same_file(target, source):
         raise UserError(f"{target}: refusing to overwrite the input")
-    summary = _encode_one(source, target, plot, model_name, device)
+    summary = _encode_one(source, target, plot, model_name, device, refine_steps)
     click.echo(json.dumps(summary)) if as_json else print_summary(summary)
 
 
-def _encode_one(source: Path, target: Path, plot: Path | None, model_name: str, device: str) -> dict[str, Any]:
+def _encode_one(source: Path, target: Path, plot: Path | None, model_name: str, device: str,
+                refine_steps: int | None) -> dict[str, Any]:
     """Encode one file (and draw it); its summary."""
     from ..inference.files import encoding_job
     from ..inference.model import load_model
@@ -59,7 +62,7 @@ def _encode_one(source: Path, target: Path, plot: Path | None, model_name: str, 
         from ..evaluation.plots import require_matplotlib
 
         require_matplotlib(plot)
-    loaded = load_model(model_name, device)
+    loaded = load_model(model_name, device, refine_steps)
     with block_progress("encoding blocks of 33 s") as on_block:
         notices, summary = encoding_job(loaded, source, target, on_block)
     print_notices(notices)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .common import DEVICE, FLOAT, MODEL, THREADS, WORKERS, audio_to_audio, level_option, set_threads
+from .common import DEVICE, FLOAT, MODEL, REFINE, THREADS, WORKERS, audio_to_audio, level_option, set_threads
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @MODEL
+@REFINE
 @DEVICE
 @WORKERS
 @THREADS
@@ -18,8 +19,8 @@ from .common import DEVICE, FLOAT, MODEL, THREADS, WORKERS, audio_to_audio, leve
               "(loudness; may clip, unless --float); as-is: the model's output at the input's scale.")
 @FLOAT
 @click.option("--overwrite", is_flag=True, help="Allow TARGET to be SOURCE.")
-def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, threads: int, keep_rate: bool,
-            level: str, floating: bool, overwrite: bool) -> None:
+def resynth(paths: tuple[str, ...], model_name: str, refine_steps: int | None, device: str, workers: int,
+            threads: int, keep_rate: bool, level: str, floating: bool, overwrite: bool) -> None:
     """Resynthesise SOURCE... into TARGET: STFT, encode, decode, inverse STFT with the input's phase.
 
     As with cp: one input file and a TARGET file name writes that file, in the format its suffix names (.wav,
@@ -31,4 +32,4 @@ def resynth(paths: tuple[str, ...], model_name: str, device: str, workers: int, 
 
     set_threads(threads)
     audio_to_audio(resynthesis_job, paths, model_name, device, workers, overwrite, "resynthesis: blocks of 33 s",
-                   output=Output(level, floating, keep_rate))
+                   refine_steps, output=Output(level, floating, keep_rate))

@@ -54,25 +54,28 @@ def plan(sources: list[Path], target_dir: Path | None, suffix: str) -> list[tupl
     return pairs
 
 
-def _call(job: Callable, model_name: str, device: str, source: Path, target: Path, options: dict) -> JobResult:
+def _call(job: Callable, model: tuple[str, str, int | None], source: Path, target: Path, options: dict) -> JobResult:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        notices, summary = job(cached_model(model_name, device), source, target, **options)
+        notices, summary = job(cached_model(*model), source, target, **options)
         return JobResult(source, target, notices, summary)
     except (UserError, OSError) as error:
         return JobResult(source, target, error=str(error))
 
 
 def run_jobs(job: Callable, pairs: list[tuple[Path, Path]], model_name: str, device: str, workers: int,
-             on_result: Callable[[JobResult], None] | None = None, **options) -> list[JobResult]:
-    """Run job(model, source, target, **options) -> (notices, summary) for every pair; failures are collected."""
+             on_result: Callable[[JobResult], None] | None = None, refine_steps: int | None = None,
+             **options) -> list[JobResult]:
+    """Run job(model, source, target, **options) -> (notices, summary) for every pair; failures are collected.
+    refine_steps overrides the model's encode-time refinement."""
+    model = (model_name, device, refine_steps)
     workers = worker_count(workers, len(pairs))
     results = []
     with worker_pool(workers) if workers > 1 else nullcontext() as pool:
         if pool is None:
-            outcomes = (_call(job, model_name, device, s, t, options) for s, t in pairs)
+            outcomes = (_call(job, model, s, t, options) for s, t in pairs)
         else:
-            futures = [pool.submit(_call, job, model_name, device, s, t, options) for s, t in pairs]
+            futures = [pool.submit(_call, job, model, s, t, options) for s, t in pairs]
             outcomes = (future.result() for future in futures)
         for outcome in outcomes:
             results.append(outcome)

@@ -70,3 +70,15 @@ def test_batch_resynth_keeps_structure_lists_failures_and_uses_workers(tmp_path,
     assert (out / "a" / "one.wav").is_file() and (out / "a" / "b" / "two.wav").is_file()
     assert "broken.wav" in result.output and "wrote 2 of 3 files" in result.output
     assert sf.info(out / "a" / "b" / "two.wav").frames == sf.info(COMMAND).frames
+
+
+def test_the_encode_time_refinement_can_be_asked_for_or_turned_off(tmp_path, tiny_model):
+    import sdmresynth.api as sdm
+
+    assert sdm.load_model(str(tiny_model), "cpu", refine_steps=5).model.config.refine_steps == 5
+    for steps in ("0", "5"):
+        result = run("resynth", SPEECH, tmp_path / f"r{steps}.wav", "-m", tiny_model, "--refine-steps", steps)
+        assert result.exit_code == 0, result.output
+    assert not np.array_equal(sf.read(tmp_path / "r0.wav")[0], sf.read(tmp_path / "r5.wav")[0])
+    result = run("encode", SPEECH, "-o", tmp_path / "c.npz", "-m", tiny_model, "--refine-steps", "5", "--json")
+    assert result.exit_code == 0, result.output
