@@ -84,7 +84,7 @@ def _draws(runs: list[Run], model: SpectralVAE, rows: int, device: torch.device)
 def _clip_each(weights: list[list[torch.Tensor]], max_norm: float) -> None:
     """Clip each model's gradient to a global norm of max_norm, as clip_grad_norm_ does, with one norm computation
     for all of them."""
-    grads = [[p.grad for p in w] for w in weights]
+    grads = [[p.grad for p in w if p.grad is not None] for w in weights]
     norms = torch.stack(torch._foreach_norm([g for model in grads for g in model])).view(len(grads), -1)
     factors = (max_norm / (norms.pow(2).sum(1).sqrt() + 1e-6)).clamp(max=1.0)
     for model, factor in zip(grads, factors):
@@ -101,7 +101,7 @@ def _adam_steps(runs: list[Run]) -> None:
     for (lr, fused, foreach), members in groups.items():
         tensors = {key: [] for key in ("params", "grads", "exp_avg", "exp_avg_sq", "step")}
         for run in members:
-            for param in run.model.parameters():
+            for param in (p for p in run.model.parameters() if p.requires_grad):
                 state = run.optimizer.state[param]
                 if not state:  # initialised as Adam initialises it
                     state["step"] = (torch.zeros((), dtype=torch.float32, device=param.device) if fused
@@ -152,7 +152,7 @@ def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np
             run.optimizer.zero_grad(set_to_none=True)
         losses = batched(params, buffers, power, *factors, *_draws(runs, runs[0].model, len(rows[0]), device))
         losses.sum().backward()  # each model's loss depends on its weights alone: its own gradient
-        distributed.average([p.grad for w in weights for p in w], shard)
+        distributed.average([p.grad for w in weights for p in w if p.grad is not None], shard)
         if config.grad_clip:
             _clip_each(weights, config.grad_clip)
         _adam_steps(runs)

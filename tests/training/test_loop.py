@@ -257,3 +257,16 @@ def test_frames_held_on_the_device_train_as_frames_read_from_the_host(tmp_path, 
     _, device = train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3), *frames, tmp_path / "held.pt",
                             torch.device("cpu"))
     assert [h["val_loss"] for h in host.history] == [h["val_loss"] for h in device.history]
+
+
+def test_training_only_the_encoder_leaves_the_decoder_as_it_started(tmp_path, frames):
+    first = tmp_path / "first.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1, lr=1e-3), *frames, first, torch.device("cpu"))
+    start = load_checkpoint(first).state_dict
+    config = TrainConfig(max_epochs=2, lr=1e-3, init_from=str(first), train_only="encoder", kl_weight=1.5)
+    model, _ = train_model(CONFIG, config, *frames, tmp_path / "encoder.pt", torch.device("cpu"))
+    trained = model.state_dict()
+    assert all(torch.equal(trained[k], v) for k, v in start.items() if not k.startswith("encoder."))
+    assert not torch.equal(trained["encoder.mu.weight"], start["encoder.mu.weight"])
+    with pytest.raises(UserError, match="train_only 'decoder'"):
+        train_model(CONFIG, replace(config, train_only="decoder"), *frames, tmp_path / "x.pt", torch.device("cpu"))
