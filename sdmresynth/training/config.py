@@ -27,7 +27,9 @@ class TrainConfig:
     kl_weight: float = 1.0  # the KL's weight in the training loss (1: the ELBO)
     mean_weight: float = 0.0  # > 0: the IS divergence of the decoded posterior mean is added with this weight
     init_from: str = ""  # a checkpoint (path or shipped name) whose weights start the run: fine-tuning
-    train_only: str = ""  # "encoder": only the encoder's weights train (the decoder and dictionary stay as they are)
+    train_only: str = ""  # "encoder": only the encoder's weights train (the decoder and dictionary stay as they are);
+    # "encoder-mean": only those that make its mean (the variances stay too)
+    objective: str = "elbo"  # "refinement": the decoded mean's divergence + kl_weight x KL, what refinement minimises
 
 
 # The recipe of the shipped models (the default) and the official code's setting (the paper's protocol); a setting

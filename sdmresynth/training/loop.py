@@ -24,7 +24,9 @@ from .state import EpochReport, TrainState, check_run, load_initial_weights, sta
 VAL_BATCH = 8192
 
 
-TRAINABLE_PARTS = ("encoder",)  # what train_only may name: the model's submodule whose weights alone train
+# What train_only may name: the weights that alone train (the encoder; or its mean's, the variances kept).
+TRAINABLE_PARTS = {"encoder": ("encoder.",), "encoder-mean": ("encoder.mu.", "encoder.skip.", "encoder.threshold")}
+OBJECTIVES = ("elbo", "refinement")
 
 
 def make_optimizer(model: SpectralVAE, lr: float) -> torch.optim.Adam:
@@ -42,7 +44,16 @@ def freeze_all_but(model: SpectralVAE, part: str) -> None:
     if part not in TRAINABLE_PARTS:
         raise UserError(f"train_only {part!r}: one of {', '.join(TRAINABLE_PARTS)}", parameters=("train_only",))
     for name, param in model.named_parameters():
-        param.requires_grad_(name.startswith(part + "."))
+        param.requires_grad_(name.startswith(TRAINABLE_PARTS[part]))
+
+
+def training_loss(model: SpectralVAE, batch: torch.Tensor, noise: Noise, config: TrainConfig,
+                  network: torch.nn.Module | None = None) -> torch.Tensor:
+    """The mean loss of a batch under config.objective: the (weighted) negative ELBO of one sample, or the refinement's
+    objective (the decoded mean's divergence + kl_weight x KL; no sample)."""
+    if config.objective == "refinement":
+        return model.mean_objective(batch, model.encode(batch), config.kl_weight).mean()
+    return model.loss(batch, (network or model)(batch, noise), config.kl_weight, config.mean_weight)["loss"]
 
 
 def _snapshot(model: SpectralVAE) -> dict[str, torch.Tensor]:
@@ -125,8 +136,7 @@ def validation_loss(model: SpectralVAE, frames: np.ndarray, device: torch.device
     model.eval()
     with torch.no_grad():
         for batch in chunks(frames, VAL_BATCH, device):
-            terms = model.loss(batch, model(batch, Noise(generator)), config.kl_weight, config.mean_weight)
-            total += terms["loss"].item() * len(batch)
+            total += training_loss(model, batch, Noise(generator), config).item() * len(batch)
     model.train()
     return total / len(frames)
 
@@ -148,7 +158,7 @@ def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray,
     for step, batch in enumerate(batches(frames, order, config.batch_size, run.shard.rank, run.shard.world,
                                          run.device)):
         noise = Noise(run.noise, run.shard.rank, run.shard.world)
-        loss = run.model.loss(batch, run.network(batch, noise), config.kl_weight, config.mean_weight)["loss"]
+        loss = training_loss(run.model, batch, noise, config, run.network)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DistributedDataParallel averages the gradients of the processes' equal shares
         if config.grad_clip:

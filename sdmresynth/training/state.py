@@ -87,7 +87,9 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
     not replaced (a checkpoint or a saved state at `out`) unless `overwrite`, and for `resume` that the saved state
     exists and was made with the same settings. Returns the saved state (None when not resuming)."""
     _check_writable(out)
-    if config.mean_weight and model_config.model_type == "vsc":
+    if config.objective not in ("elbo", "refinement"):
+        raise UserError(f"objective {config.objective!r}: elbo or refinement", parameters=("objective",))
+    if (config.mean_weight or config.objective != "elbo") and model_config.model_type == "vsc":
         raise UserError("the mean's divergence is for the VAE and SDM-VAE (a VSC code is gated)",
                         parameters=("mean_weight",))
     saved_state = state_path(out)

@@ -50,6 +50,8 @@ def check_sweep(configs: list[TrainConfig]) -> None:
     shared = [replace(c, **{name: getattr(configs[0], name) for name in PER_MODEL}) for c in configs]
     if any(c != shared[0] for c in shared):
         raise UserError(f"the models of a sweep may differ only in {', '.join(PER_MODEL)}")
+    if configs[0].objective != "elbo" or configs[0].train_only:
+        raise UserError("a sweep trains whole models on the ELBO (not train_only, nor the refinement's objective)")
     if len({tuple(getattr(c, n) for n in PER_MODEL) for c in configs}) < len(configs):
         raise UserError("a sweep names the same model twice (same seed and settings)", parameters=("seeds",))
 
