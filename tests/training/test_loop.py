@@ -270,3 +270,19 @@ def test_training_only_the_encoder_leaves_the_decoder_as_it_started(tmp_path, fr
     assert not torch.equal(trained["encoder.mu.weight"], start["encoder.mu.weight"])
     with pytest.raises(UserError, match="train_only 'decoder'"):
         train_model(CONFIG, replace(config, train_only="decoder"), *frames, tmp_path / "x.pt", torch.device("cpu"))
+
+
+def test_the_refinement_objective_trains_the_mean_alone_towards_what_refinement_minimises(tmp_path, frames):
+    first = tmp_path / "first.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1, lr=1e-3), *frames, first, torch.device("cpu"))
+    start = load_checkpoint(first).state_dict
+    config = TrainConfig(max_epochs=3, lr=1e-3, init_from=str(first), train_only="encoder-mean",
+                         objective="refinement", kl_weight=1.5)
+    model, state = train_model(CONFIG, config, *frames, tmp_path / "mean.pt", torch.device("cpu"))
+    kept = [k for k in start if not k.startswith(("encoder.mu.", "encoder.skip.", "encoder.threshold"))]
+    assert all(torch.equal(model.state_dict()[k], start[k]) for k in kept)  # variances, decoder, dictionary
+    power = torch.from_numpy(frames[1])
+    with torch.no_grad():
+        objective = model.mean_objective(power, model.encode(power), 1.5).mean().item()
+    assert objective == pytest.approx(state.history[-1]["val_loss"], rel=1e-5)
+    assert state.history[-1]["val_loss"] < state.history[0]["val_loss"]
