@@ -1,0 +1,166 @@
+"""`enhance` on noise nobody tuned on: every setting chosen by leave-one-category-out over the noise categories.
+
+The categories are those of ../shared/data/noise plus babble (3-5 talkers of the LibriSpeech training split, never a
+validation or test speaker, summed at equal level). Each (file, SNR) pair of the validation and the test split gets a
+category in turn and a seeded segment of one of its recordings. For each category c, the setting (speech prior and EM
+settings, from a grid) with the best mean SI-SDR gain on the validation mixtures of the *other* categories enhances
+the test mixtures of c: the test table never benefits from tuning on the noise it is scored on. The setting that
+the validation mixtures of every category prefer is the one to ship. The Wiener exponent acts after the EM, so each
+EM runs once per (prior, rank, temporal prior) and serves every exponent.
+
+    python -m benchmarks.experiments.enhancement_loco [--every N] [--quick] [--json] [--rows F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..common import SHARED, machine
+from .enhancement import NOISE_DIR, SNRS, mixture
+
+VAL_LIST, TEST_LIST, TRAIN_LIST = (SHARED / "splits" / f"{name}.txt" for name in ("val", "test", "train"))
+GRID = {"prior": ("sdm-vae-identity-l64", "vae-l64"), "noise_rank": (8, 16), "code_smoothness": (0.0, 2.0, 8.0),
+        "wiener_exponent": (1.0, 1.5, 2.0)}
+BABBLE = "babble"
+
+
+def categories() -> dict[str, list[Path]]:
+    """The noise recordings by category, and babble (made per mixture)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(NOISE_DIR.glob("*.wav")):
+        found.setdefault(path.stem.rsplit("_", 1)[0], []).append(path)
+    return found | {BABBLE: []}
+
+
+def babble(length: int, rng: np.random.Generator, talkers: list[Path]) -> np.ndarray:
+    """3-5 training talkers, each looped to `length` from a random start and scaled to unit RMS, summed."""
+    from sdmresynth.io.audio import read_audio
+
+    total = np.zeros(length)
+    for path in rng.choice(talkers, size=int(rng.integers(3, 6)), replace=False):
+        speech = read_audio(path).samples.astype(np.float64)
+        looped = np.tile(speech, length // len(speech) + 2)
+        start = int(rng.integers(0, len(speech)))
+        segment = looped[start:start + length]
+        total += segment / max(np.sqrt(np.mean(segment**2)), 1e-12)
+    return total
+
+
+def cases(split: Path, every: int, seed: int, quick: bool) -> list[dict]:
+    """The mixtures of a split: each (file, SNR) pair with a category in turn and a seed."""
+    from sdmresynth.io.corpus import read_list
+
+    files = read_list(split)[::every][: 3 if quick else None]
+    names = list(categories())
+    return [{"file": str(f), "snr": snr, "category": names[(i * len(SNRS) + j) % len(names)],
+             "seed": [seed, j, zlib.crc32(f.name.encode())]} for i, f in enumerate(files) for j, snr in enumerate(SNRS)]
+
+
+def noisy_mixture(case: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(clean speech, the mixture), both scaled so that the mixture peaks at full scale, as a file would."""
+    from sdmresynth.io.audio import read_audio
+    from sdmresynth.io.corpus import read_list
+
+    speech = read_audio(case["file"]).samples.astype(np.float64)
+    rng = np.random.default_rng(case["seed"])
+    if case["category"] == BABBLE:
+        noise = babble(len(speech), rng, read_list(TRAIN_LIST))
+    else:
+        recordings = categories()[case["category"]]
+        noise = read_audio(recordings[int(rng.integers(len(recordings)))]).samples
+    noisy = mixture(speech, noise, case["snr"], rng)
+    level = np.abs(noisy).max()
+    return speech / level, noisy / level
+
+
+def score_case(case: dict, grid: dict) -> list[dict]:
+    """Every setting of the grid on one mixture: a row each with the gains over the noisy input."""
+    from sdmresynth.dsp.metrics import quality_metrics
+    from sdmresynth.dsp.stft import istft, stft
+    from sdmresynth.inference.enhance import EnhanceConfig, enhance_spectrogram
+    from sdmresynth.inference.model import cached_model
+
+    speech, noisy = noisy_mixture(case)
+    reference = quality_metrics(speech, noisy)
+    spec, rows = stft(noisy), []
+    for prior, rank, smoothness in itertools.product(grid["prior"], grid["noise_rank"], grid["code_smoothness"]):
+        config = EnhanceConfig(noise_rank=rank, code_smoothness=smoothness, wiener_exponent=1.0)
+        result = enhance_spectrogram(cached_model(prior).model, spec, config)
+        wiener = result.speech_variance / (result.speech_variance + result.noise_variance)
+        for exponent in grid["wiener_exponent"]:
+            scores = quality_metrics(speech, istft(wiener**exponent * spec, len(noisy)))
+            setting = {"prior": prior, "noise_rank": rank, "code_smoothness": smoothness, "wiener_exponent": exponent}
+            rows.append(case | {"setting": json.dumps(setting)} | {f"{m}_gain": scores[m] - reference[m]
+                                                                    for m in ("si_sdr", "pesq_wb", "estoi")})
+    return rows
+
+
+def _mean_by(rows: list[dict], key: str, metric: str = "si_sdr_gain") -> dict[str, float]:
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row[metric])
+    return {name: float(np.mean(values)) for name, values in groups.items()}
+
+
+def leave_one_out(validation: list[dict], test: list[dict]) -> tuple[list[dict], str]:
+    """Per category: the setting chosen on the other categories' validation mixtures and its test gains; and the
+    setting every category's validation mixtures prefer (the one to ship)."""
+    table = []
+    for category in sorted({r["category"] for r in test}):
+        scores = _mean_by([r for r in validation if r["category"] != category], "setting")
+        chosen = max(scores, key=scores.get)
+        scored = [r for r in test if r["category"] == category and r["setting"] == chosen]
+        table.append({"category": category, "setting": chosen, "mixtures": len(scored),
+                      **{m: float(np.mean([r[m] for r in scored])) for m in ("si_sdr_gain", "pesq_wb_gain",
+                                                                             "estoi_gain")}})
+    overall = _mean_by(validation, "setting")
+    return table, max(overall, key=overall.get)
+
+
+def markdown(table: list[dict], shipped: str) -> list[str]:
+    lines = ["| held-out category | setting chosen without it | mixtures | SI-SDR gain (dB) | PESQ-WB gain | "
+             "ESTOI gain |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['category']} | `{r['setting']}` | {r['mixtures']} | {r['si_sdr_gain']:+.2f} | "
+              f"{r['pesq_wb_gain']:+.3f} | {r['estoi_gain']:+.3f} |" for r in table]
+    means = {m: np.mean([r[m] for r in table]) for m in ("si_sdr_gain", "pesq_wb_gain", "estoi_gain")}
+    lines += [f"| mean over categories | | | {means['si_sdr_gain']:+.2f} | {means['pesq_wb_gain']:+.3f} | "
+              f"{means['estoi_gain']:+.3f} |", "", f"The setting every category's validation mixtures prefer: `{shipped}`"]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--every", type=int, default=1, help="use every N-th file of each split")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--quick", action="store_true", help="3 files a split, a grid of two: for CI")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows", type=Path, help="also write every row to this JSON file")
+    args = parser.parse_args()
+    from sdmresynth.workers import worker_pool
+
+    grid = GRID if not args.quick else {k: v[:1] for k, v in GRID.items()} | {"wiener_exponent": (1.0, 1.5)}
+    splits = {name: cases(path, args.every, args.seed, args.quick) for name, path in (("val", VAL_LIST),
+                                                                                       ("test", TEST_LIST))}
+    rows = {}
+    with worker_pool(args.workers) as pool:
+        for name, mixtures in splits.items():
+            rows[name] = [r for result in pool.map(score_case, mixtures, [grid] * len(mixtures)) for r in result]
+    if args.rows:
+        args.rows.write_text(json.dumps(rows))
+    table, shipped = leave_one_out(rows["val"], rows["test"])
+    if args.json:
+        print(json.dumps({"benchmark": "enhancement_loco", "machine": machine(), "rows": table, "shipped": shipped}))
+    else:
+        print("\n".join(markdown(table, shipped)))
+
+
+if __name__ == "__main__":
+    main()
