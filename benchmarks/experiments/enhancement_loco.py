@@ -135,6 +135,30 @@ def markdown(table: list[dict], shipped: str) -> list[str]:
     return lines
 
 
+def _key(case: dict) -> str:
+    return f"{case['file']}|{case['snr']}|{case['category']}"
+
+
+def _scored(split: str, mixtures: list[dict], grid: dict, kept: Path | None, workers: int) -> list[dict]:
+    """The rows of every mixture of a split: those `kept` holds already, and the others scored now (and kept)."""
+    from sdmresynth.workers import worker_pool
+
+    done: dict[str, list[dict]] = {}
+    if kept and kept.is_file():
+        for line in kept.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["split"] == split:
+                done[entry["key"]] = entry["rows"]
+    todo = [m for m in mixtures if _key(m) not in done]
+    with worker_pool(workers) as pool:
+        for case, result in zip(todo, pool.map(score_case, todo, [grid] * len(todo))):
+            done[_key(case)] = result
+            if kept:
+                with open(kept, "a") as handle:
+                    handle.write(json.dumps({"split": split, "key": _key(case), "rows": result}) + "\n")
+    return [r for m in mixtures for r in done[_key(m)]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=1, help="use every N-th file of each split")
@@ -142,19 +166,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--quick", action="store_true", help="3 files a split, a grid of two: for CI")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--rows", type=Path, help="also write every row to this JSON file")
+    parser.add_argument("--rows", type=Path, help="keep every mixture's rows in this JSON-lines file as they come; a "
+                        "rerun with it scores only the mixtures it lacks")
     args = parser.parse_args()
-    from sdmresynth.workers import worker_pool
-
     grid = GRID if not args.quick else {k: v[:1] for k, v in GRID.items()} | {"wiener_exponent": (1.0, 1.5)}
     splits = {name: cases(path, args.every, args.seed, args.quick) for name, path in (("val", VAL_LIST),
                                                                                        ("test", TEST_LIST))}
-    rows = {}
-    with worker_pool(args.workers) as pool:
-        for name, mixtures in splits.items():
-            rows[name] = [r for result in pool.map(score_case, mixtures, [grid] * len(mixtures)) for r in result]
-    if args.rows:
-        args.rows.write_text(json.dumps(rows))
+    rows = {name: _scored(name, mixtures, grid, args.rows, args.workers) for name, mixtures in splits.items()}
     table, shipped = leave_one_out(rows["val"], rows["test"])
     if args.json:
         print(json.dumps({"benchmark": "enhancement_loco", "machine": machine(), "rows": table, "shipped": shipped}))
