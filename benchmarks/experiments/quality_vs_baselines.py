@@ -220,11 +220,17 @@ def plot_front(table: list[dict], target: Path) -> None:
     world = [r for r in table if r["set"] == "librispeech-test" and r["system"] == "WORLD"]
     if world:
         axis.axhline(world[0]["pesq_wb"], color="tab:red", linestyle=":", label="WORLD (no code sparsity)")
-    axis.set_xlabel("Hoyer sparsity of the code (higher: sparser)")
+    _finish(plt, figure, axis, target, "Hoyer sparsity of the code (higher: sparser)",
+            "Sparsity against fidelity on the LibriSpeech test split: up and right is better", "upper left")
+
+
+def _finish(plt, figure, axis, target: Path, xlabel: str, title: str, legend: str) -> None:
+    """Label a PESQ-WB picture and save it."""
+    axis.set_xlabel(xlabel)
     axis.set_ylabel("PESQ-WB (input phase)")
-    axis.set_title("Sparsity against fidelity on the LibriSpeech test split: up and right is better", fontsize=10)
+    axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="upper left")
+    axis.legend(fontsize=8, loc=legend)
     figure.tight_layout()
     figure.savefig(target, dpi=110)
     plt.close(figure)
@@ -274,14 +280,8 @@ def plot_speed(table: list[dict], target: Path) -> None:
                       textcoords="offset points")
     axis.axvline(62.5, color="tab:red", linestyle=":", label="real time (62.5 frames a second)")
     axis.set_xscale("log")
-    axis.set_xlabel("encoding speed, frames a second on one core (log)")
-    axis.set_ylabel("PESQ-WB (input phase)")
-    axis.set_title("Fidelity against encoding speed on the LibriSpeech test split: up and right is better", fontsize=10)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="lower left")
-    figure.tight_layout()
-    figure.savefig(target, dpi=110)
-    plt.close(figure)
+    _finish(plt, figure, axis, target, "encoding speed, frames a second on one core (log)",
+            "Fidelity against encoding speed on the LibriSpeech test split: up and right is better", "lower left")
 
 
 def markdown(table: list[dict], references: dict[str, str]) -> list[str]:
