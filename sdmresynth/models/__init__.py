@@ -16,4 +16,5 @@ def build_model(config: ModelConfig) -> SpectralVAE:
     return MODEL_CLASSES[config.model_type](config)
 
 
-__all__ = ["DrawnNoise", "ForwardResult", "ModelConfig", "Noise", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "VSC", "build_model"]
+__all__ = ["DrawnNoise", "ForwardResult", "ModelConfig", "Noise", "Posterior", "SDMVAE", "SpectralVAE", "VAE", "VSC",
+           "build_model"]

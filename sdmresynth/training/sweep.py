@@ -4,9 +4,10 @@ the tensor shapes: learning rate, KL weight, mean weight).
 Each model is a run of its own (`loop.Run`: its seed's weights, shuffling and noise, its optimiser, early stopping,
 learning-rate decays, saved state and checkpoint, in the formats of a single run, which can resume it alone), but the
 training steps of the models still training are computed together: their weights are stacked along a first axis and
-one vectorised forward and backward pass (torch.func.vmap over functional_call) serves them all. The noise each model's forward pass needs is drawn beforehand
-from its own generator, in the order and shape its single run draws it, so that each model's run equals its single run
-up to float rounding. A model that stops leaves the stack at the end of its epoch; the others go on unchanged.
+one vectorised forward and backward pass (torch.func.vmap over functional_call) serves them all. The noise each
+model's forward pass needs is drawn beforehand from its own generator, in the order and shape its single run draws it,
+so that each model's run equals its single run up to float rounding. A model that stops leaves the stack at the end of
+its epoch; the others go on unchanged.
 """
 
 from __future__ import annotations
