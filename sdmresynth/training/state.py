@@ -115,11 +115,13 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
 
 def load_initial_weights(model: SpectralVAE, name_or_path: str) -> None:
     """Start `model` from a checkpoint's weights: the same architecture, where a soft threshold may be added (its
-    threshold starting near 0) and the encode-time refinement may differ."""
+    threshold starting near 0), a DCT dictionary may become learnable and the encode-time refinement may differ."""
     _, path = resolve_model(name_or_path)
     checkpoint = load_checkpoint(path)
     wanted, saved = model.config.to_dict(), checkpoint.config.to_dict()
-    differing = [f"{k} {saved[k]} -> {v}" for k, v in wanted.items() if k not in FINE_TUNING_CHANGES and saved[k] != v]
+    unfrozen = saved["dictionary"] == "dct" and wanted["dictionary"] == "learned"  # the DCT atoms start the learning
+    differing = [f"{k} {saved[k]} -> {v}" for k, v in wanted.items()
+                 if k not in FINE_TUNING_CHANGES and saved[k] != v and not (k == "dictionary" and unfrozen)]
     if differing:
         raise UserError(f"{path}: cannot start from it, its model differs ({'; '.join(differing)})")
     missing, unexpected = model.load_state_dict(checkpoint.state_dict, strict=False)

@@ -226,6 +226,21 @@ def test_a_run_can_start_from_a_checkpoint_and_add_a_soft_threshold(tmp_path, fr
                     *frames, tmp_path / "other.pt", torch.device("cpu"))
 
 
+def test_a_fine_tuning_may_learn_the_dct_dictionary_it_started_with(tmp_path, frames):
+    first = tmp_path / "first.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=1, lr=1e-3), *frames, first, torch.device("cpu"))
+    learned = replace(CONFIG, dictionary="learned")
+    model, _ = train_model(learned, TrainConfig(max_epochs=2, lr=1e-2, init_from=str(first)), *frames,
+                           tmp_path / "learned.pt", torch.device("cpu"))
+    start = load_checkpoint(first).state_dict["dictionary"]
+    moved = model.state_dict()["dictionary"]
+    assert not torch.allclose(moved, start, atol=1e-4)  # the atoms were trained
+    torch.testing.assert_close(moved.norm(dim=0), torch.ones(CONFIG.atoms))  # and kept at unit length
+    with pytest.raises(UserError, match="its model differs.*dictionary learned -> dct"):
+        train_model(CONFIG, TrainConfig(max_epochs=1, init_from=str(tmp_path / "learned.pt")), *frames,
+                    tmp_path / "back.pt", torch.device("cpu"))
+
+
 def test_a_saved_run_or_checkpoint_is_not_replaced_unless_asked(tmp_path, frames):
     out = tmp_path / "m.pt"
     train_model(CONFIG, TrainConfig(max_epochs=1), *frames, out, torch.device("cpu"))
