@@ -39,6 +39,7 @@ PAIRED = ("pesq_wb", "stoi", "hoyer", "active")  # the default against IS-NMF-25
 PCA_SIZES, NMF_SIZES = (16, 64), (64, 256)
 NMF_TRAIN_FRAMES = 40_000
 NMF_TOLERANCE, NMF_MAX_UPDATES = 1e-3, 5000  # IS-NMF trains until 50 updates lower its divergence by < 0.1 %
+ONE_PASS = " (one pass)"  # a refined model's row with the refinement off: its encoder alone
 DOC_MARK = "<!-- levers: kept when the page is regenerated -->"
 _CODECS: dict = {}  # the baselines each worker has loaded
 
@@ -155,8 +156,9 @@ def score_one(system: str, path: str, baselines: str) -> dict:
                 variance = codec.decode(codes)
                 estimate = istft(with_phase_of(np.sqrt(variance.astype(np.float64)), spec), len(reference))
             else:
-                loaded = cached_model(system)
-                row["system"] = loaded.name
+                one_pass = system.endswith(ONE_PASS)
+                loaded = cached_model(system.removesuffix(ONE_PASS), refine_steps=0 if one_pass else None)
+                row["system"] = loaded.name + (ONE_PASS if one_pass else "")
                 started = time.perf_counter()  # the encoder alone, from the power spectrogram, as for the baselines
                 with torch.no_grad():
                     codes = loaded.model.codes(torch.from_numpy(power)).numpy()
@@ -181,6 +183,7 @@ def code_size(system: str, references: dict[str, str]) -> str:
         return system.split("-")[2]
     from sdmresynth.inference.model import cached_model
 
+    system = system.removesuffix(ONE_PASS)
     config = cached_model(references.get(system, system)).model.config
     return str(config.code_dim) if config.code_dim == config.latent_dim else f"{config.code_dim} (through L = {config.latent_dim})"
 
@@ -325,6 +328,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="sdmresynth model name or path (default: sdm-vae)")
     parser.add_argument("--front", action="store_true", help="also every shipped model, on the test split")
+    parser.add_argument("--one-pass", action="store_true",
+                        help="also each --model that refines its codes with the refinement off (its encoder alone)")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--doc", type=Path, help="write the results page, e.g. docs/quality.md")
     parser.add_argument("--quick", action="store_true", help="3 files per set, tiny baselines: for CI")
@@ -338,6 +343,10 @@ def main() -> None:
     started = time.perf_counter()
     references = {resolve_model(m)[0]: m for m in args.model or ["sdm-vae"]}  # display name -> name or path
     models = list(references.values())
+    if args.one_pass:
+        from sdmresynth.inference.model import cached_model
+
+        models += [m + ONE_PASS for m in list(models) if cached_model(m).model.config.refine_steps]
     baselines = [f"PCA-{s}" for s in PCA_SIZES] + [f"IS-NMF-{s}" for s in NMF_SIZES] + ["WORLD"]
     fitted = str(fit_baselines(args.quick))
     jobs = []
@@ -368,7 +377,8 @@ def main() -> None:
             plot_front(table, args.doc.parent / picture)
             plot_speed(table, args.doc.parent / "quality-speed.png")
         command = "python -m benchmarks.experiments.quality_vs_baselines " + " ".join(
-            [f"--model {m}" for m in args.model or []] + (["--front"] if args.front else []) + ["--doc", str(args.doc)])
+            [f"--model {m}" for m in args.model or []] + (["--front"] if args.front else [])
+            + (["--one-pass"] if args.one_pass else []) + ["--doc", str(args.doc)])
         write_doc(args.doc, table, references, command.replace("  ", " "), (time.perf_counter() - started) / 60,
                   picture, paired_markdown(comparison, next(iter(references))))
 
