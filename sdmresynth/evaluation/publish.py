@@ -138,6 +138,7 @@ def publish(checkpoint: Path, name: str, eval_sets: list[Path], aliases: tuple[s
     index = read_index(target_dir)
     first = next(iter(results))
     index["models"][name] = index_entry(target, results[first], first)
+    index.get("retired", {}).pop(name, None)
     for alias in aliases:
         index["aliases"][alias] = name
     index["models"] = dict(sorted(index["models"].items()))

@@ -28,7 +28,8 @@ def pretrained_dir() -> Path:
 
 
 def read_index(directory: Path | None = None) -> dict:
-    """{"aliases": {alias: name}, "models": {name: summary}} from pretrained/index.json."""
+    """{"aliases": {alias: name}, "models": {name: summary}, "retired": {name: what replaces it}} from
+    pretrained/index.json ("retired" may be absent)."""
     index_file = (directory or pretrained_dir()) / INDEX_FILE
     if not index_file.is_file():
         return {"aliases": {}, "models": {}}
@@ -49,6 +50,8 @@ def resolve_model(name_or_path: str) -> tuple[str, Path]:
             raise UserError(f"{candidate}: no such model file")
         return candidate.stem, candidate
     index = read_index()
+    if name_or_path in index.get("retired", {}):
+        raise UserError(f"model {name_or_path!r} is no longer shipped: {index['retired'][name_or_path]}")
     name = index["aliases"].get(name_or_path, name_or_path)
     path = pretrained_dir() / f"{name}.pt"
     if name not in index["models"] or not path.is_file():

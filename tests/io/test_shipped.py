@@ -21,6 +21,16 @@ def test_names_aliases_and_paths_resolve(tmp_path, monkeypatch, tiny_model):
         resolve_model(str(tmp_path / "missing.pt"))
 
 
+def test_a_retired_model_says_what_replaces_it(tmp_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("SDMRESYNTH_PRETRAINED", str(tmp_path))
+    (tmp_path / "tiny.pt").write_bytes(tiny_model.read_bytes())
+    index = {"aliases": {}, "models": {"tiny": {}}, "retired": {"old": "use --model tiny --refine-steps 50"}}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    with pytest.raises(UserError, match="'old' is no longer shipped: use --model tiny --refine-steps 50"):
+        resolve_model("old")
+    assert resolve_model("tiny")[0] == "tiny"
+
+
 def test_publish_writes_card_and_index(tmp_path, monkeypatch, tiny_model):
     from sdmresynth.evaluation.publish import publish
 
@@ -59,6 +69,8 @@ def test_shipped_index_is_consistent():
     index = read_index()
     for alias, name in index["aliases"].items():
         assert name in index["models"], alias
+    for name in index.get("retired", {}):
+        assert name not in index["models"] and not (REPO / "pretrained" / f"{name}.pt").exists(), name
     for name, entry in index["models"].items():
         _, path = resolve_model(name)
         assert path.stat().st_size < (3_000_000 if entry["hidden_dim"] > 128 else 1_000_000)  # the wide default: 2.4 MB
