@@ -67,16 +67,19 @@ def fit_baselines(quick: bool) -> Path:
         saved |= {f"pca{size}_mean": pca.mean, f"pca{size}_std": pca.std, f"pca{size}_components": pca.components}
     rows = np.random.default_rng(0).choice(len(frames), min(NMF_TRAIN_FRAMES, len(frames)), replace=False)
     subset = np.take(frames, np.sort(rows), axis=0)
-    for size in NMF_SIZES:
+    partials = [path.with_suffix(f".nmf{size}.partial.npz") for size in NMF_SIZES]
+    for size, partial in zip(NMF_SIZES, partials):
         started = time.perf_counter()
-        saved[f"nmf{size}_atoms"] = _fit_resumably(subset, size, path.with_suffix(f".nmf{size}.partial.npz"), quick)
+        saved[f"nmf{size}_atoms"] = _fit_resumably(subset, size, partial, quick)
         print(f"IS-NMF K = {size}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     np.savez(path, **saved)
+    for partial in partials:  # kept until now: a finished fit resumes as finished if a later one is interrupted
+        partial.unlink(missing_ok=True)
     return path
 
 
 def _fit_resumably(frames: np.ndarray, size: int, partial: Path, quick: bool) -> np.ndarray:
-    """IS-NMF atoms fitted to convergence (an hour or more for K = 256 on one core), the fit in progress saved at
+    """IS-NMF atoms fitted to convergence (about 45 minutes for K = 256 on one core), the fit in progress saved at
     every check so that an interrupted benchmark goes on where it stopped."""
     from sdmresynth.io.atomic import write_atomically
     from sdmresynth.dsp.nmf import NMFFit, fit_is_nmf
@@ -96,9 +99,7 @@ def _fit_resumably(frames: np.ndarray, size: int, partial: Path, quick: bool) ->
 
         write_atomically(partial, write)
 
-    atoms = fit_is_nmf(frames, size, 5 if quick else NMF_MAX_UPDATES, NMF_TOLERANCE, resume=resume, on_check=save).atoms
-    partial.unlink(missing_ok=True)
-    return atoms
+    return fit_is_nmf(frames, size, 5 if quick else NMF_MAX_UPDATES, NMF_TOLERANCE, resume=resume, on_check=save).atoms
 
 
 def _codec(system: str, baselines: str):
