@@ -117,7 +117,8 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="shipped name or checkpoint (repeatable; default: sdm-vae)")
     parser.add_argument("--kl-weights", default="1,1.5,2,3", help="comma-separated KL weights of the optimum")
     parser.add_argument("--steps", type=int, default=300, help="Adam steps per frame for the optimum")
-    parser.add_argument("--floor-db", type=float, help="floor the optimum's divergence this far below each frame's peak")
+    parser.add_argument("--floor-db", type=float,
+                        help="floor the optimum's divergence this far below each frame's peak")
     parser.add_argument("--list", type=Path, default=VAL_LIST,
                         help="files to score (a split list or folder; the repository's clips when it is missing)")
     parser.add_argument("--quick", action="store_true", help="2 files, 20 steps: checks the script runs")

@@ -114,7 +114,8 @@ def _protocol_options(command: click.Command) -> click.Command:
                      "divergence + --kl-weight x KL, no sample), e.g. to fold the refinement into a one-pass encoder "
                      "with --train-only encoder-mean."),
         click.option("--init-from", help="Start from this checkpoint's weights (a path or shipped name; same "
-                     "architecture; --soft-threshold may be added, a DCT dictionary made --dictionary learned): fine-tuning. Its input standardisation is kept."),
+                     "architecture; --soft-threshold may be added, a DCT dictionary made --dictionary learned): "
+                     "fine-tuning. Its input standardisation is kept."),
     ]
     return _applied(options, command)
 
