@@ -36,9 +36,8 @@ def _model(name: str, steps: int, kl_weight: float):
 
     key = (name, steps, kl_weight)
     if key not in _MODELS:
-        loaded = load_model(name, "cpu", refine_steps=0)
-        config = replace(loaded.model.config, refine_steps=steps, refine_kl_weight=kl_weight)
-        loaded.model.config = config
+        loaded = load_model(name, "cpu")
+        loaded.model.config = replace(loaded.model.config, refine_steps=steps, refine_kl_weight=kl_weight)
         _MODELS[key] = loaded
     return _MODELS[key]
 

@@ -10,6 +10,7 @@ from ..errors import UserError
 from ..models import ModelConfig
 
 LR_DECAY = 0.1  # the learning rate's factor at each of lr_decays
+OBJECTIVES = ("elbo", "refinement")  # what TrainConfig.objective may name
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ VAL_BATCH = 8192
 
 # What train_only may name: the weights that alone train (the encoder; or its mean's, the variances kept).
 TRAINABLE_PARTS = {"encoder": ("encoder.",), "encoder-mean": ("encoder.mu.", "encoder.skip.", "encoder.threshold")}
-OBJECTIVES = ("elbo", "refinement")
 
 
 def make_optimizer(model: SpectralVAE, lr: float) -> torch.optim.Adam:

@@ -12,7 +12,7 @@ from ..errors import UserError
 from ..models import ModelConfig, SpectralVAE
 from ..models.checkpoint import Checkpoint, load_checkpoint
 from ..io.shipped import resolve_model
-from .config import TrainConfig
+from .config import OBJECTIVES, TrainConfig
 
 # Settings that may change on resume: a run continued with more epochs or decays goes on exactly as a fresh run with
 # them.
@@ -87,8 +87,8 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
     not replaced (a checkpoint or a saved state at `out`) unless `overwrite`, and for `resume` that the saved state
     exists and was made with the same settings. Returns the saved state (None when not resuming)."""
     _check_writable(out)
-    if config.objective not in ("elbo", "refinement"):
-        raise UserError(f"objective {config.objective!r}: elbo or refinement", parameters=("objective",))
+    if config.objective not in OBJECTIVES:
+        raise UserError(f"objective {config.objective!r}: {' or '.join(OBJECTIVES)}", parameters=("objective",))
     if (config.mean_weight or config.objective != "elbo") and model_config.model_type == "vsc":
         raise UserError("the mean's divergence is for the VAE and SDM-VAE (a VSC code is gated)",
                         parameters=("mean_weight",))
