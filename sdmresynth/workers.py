@@ -21,7 +21,7 @@ REUSE_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(16 << 20), "MALLOC_TRIM_THRE
 
 
 @contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
+def child_environment(variables: dict[str, str]) -> Iterator[None]:
     """`variables` set for processes started inside the block (they inherit the environment)."""
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
@@ -86,7 +86,7 @@ def start_server(workers: int) -> None:
         from multiprocessing import forkserver
 
         _context()
-        with _environment(ONE_THREAD):
+        with child_environment(ONE_THREAD):
             forkserver.ensure_running()
 
 
@@ -103,7 +103,7 @@ def worker_pool(workers: int, initializer: Callable | None = None, initargs: tup
     """A ProcessPoolExecutor of single-threaded workers: forked from a preloaded server where the platform has one
     (no second import of torch per worker), spawned elsewhere."""
     context = _context()
-    with _environment(ONE_THREAD), ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
+    with child_environment(ONE_THREAD), ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
                                                initargs=(initializer, initargs)) as pool:
         yield pool
 
@@ -114,7 +114,7 @@ def light_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     they start in a fraction of a second, where a pool preloaded with torch takes about three; their malloc keeps
     freed memory for reuse."""
     spawn = multiprocessing.get_context("spawn")
-    with _environment(ONE_THREAD | REUSE_FREED_MEMORY), ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+    with child_environment(ONE_THREAD | REUSE_FREED_MEMORY), ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         yield pool
 
 

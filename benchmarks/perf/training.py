@@ -7,7 +7,9 @@ FLOP ceiling, an ideal loop over in-memory tensors and a plain Dataset/DataLoade
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from sdmresynth.dsp.stft import StftConfig
 from sdmresynth.training.config import TrainConfig
 from sdmresynth.training.loop import train_model
 from sdmresynth.training.sweep import sweep_outputs, train_sweep
+from sdmresynth.training.sweep_processes import sweep_processes, train_sweep_in_processes
 
 CONFIG = ModelConfig(model_type="sdm-vae", latent_dim=64, atoms=64)
 BATCH = 128
@@ -118,16 +121,36 @@ def sdmresynth_loop(train: np.ndarray, val: np.ndarray, epochs: int) -> tuple[fl
     return len(train) * epochs / (epoch_seconds - val_seconds), val_seconds / epoch_seconds
 
 
-def whole_runs(train: np.ndarray, val: np.ndarray, epochs: int, seeds: int) -> tuple[float, float]:
-    """Frames a second of `epochs` epochs of train_model (validation and all), and of train_sweep training `seeds`
-    models as one computation (summed over the models)."""
+def whole_runs(train: np.ndarray, val: np.ndarray, epochs: int, seeds: int) -> dict[str, tuple[float, float]]:
+    """Frames a second (summed over the models) of `epochs` epochs of train_model, of train_sweep training `seeds`
+    models as one computation in this process, and of the sweep as `sdmresynth train --seeds` runs it on these threads
+    (split over processes: sweep_processes): each as (the whole run: start, standardisation, validation and all;
+    the steady state: from the end of the first epoch to the end of the last, validation included)."""
     configs = [TrainConfig(max_epochs=epochs, seed=seed) for seed in range(seeds)]
+    cpu, threads = torch.device("cpu"), torch.get_num_threads()
+    ends: dict[str, list[float]] = {}
+
+    def timed(name: str, models: int, train_run: Callable[[Callable], object]) -> tuple[float, float]:
+        ends[name] = []
+        with Timer() as whole:
+            train_run(lambda *report: ends[name].append(time.perf_counter()))
+        first, last = ends[name][models - 1], ends[name][-1]  # every model's first epoch done, and the last
+        return (len(train) * epochs * models / whole.seconds,
+                len(train) * (epochs - 1) * models / (last - first))
+
     with tempfile.TemporaryDirectory() as folder:
-        with Timer() as single:
-            train_model(CONFIG, configs[0], train, val, Path(folder) / "one.pt", torch.device("cpu"))
-        with Timer() as together:
-            train_sweep(CONFIG, configs, train, val, sweep_outputs(Path(folder) / "m.pt", configs), torch.device("cpu"))
-    return len(train) * epochs / single.seconds, len(train) * epochs * seeds / together.seconds
+        def outs(name):
+            return sweep_outputs(Path(folder) / name, configs)
+
+        return {
+            "single": timed("single", 1, lambda report: train_model(CONFIG, configs[0], train, val,
+                                                                    Path(folder) / "one.pt", cpu, on_epoch=report)),
+            "one process": timed("one process", seeds, lambda report: train_sweep(
+                CONFIG, configs, train, val, outs("m.pt"), cpu, on_epoch=report)),
+            "split": timed("split", seeds, lambda report: train_sweep_in_processes(
+                sweep_processes(seeds, threads, cpu), threads, CONFIG, configs, train, val, outs("split.pt"),
+                [None] * seeds, on_epoch=report)),
+        }
 
 
 def _data_parallel_rank(rank: int, world: int, port: int, train: np.ndarray, val: np.ndarray, epochs: int) -> float:
@@ -161,7 +184,9 @@ def data_parallel(train: np.ndarray, val: np.ndarray, epochs: int, world: int = 
 
 def run(quick: bool = False) -> dict:
     files = speech_files(limit=8 if quick else None)
-    frames = load_frames(files, StftConfig()).frames
+    store = tempfile.TemporaryDirectory()  # the whole runs read a frame store, as `sdmresynth train` does
+    stored = load_frames(files, StftConfig(), cache_dir=Path(store.name)).frames
+    frames = np.asarray(stored)
     val = frames[: len(frames) // 8]
     steps = 30 if quick else 1500
     tensor = torch.from_numpy(frames)
@@ -171,7 +196,12 @@ def run(quick: bool = False) -> dict:
     ours, validation_share = sdmresynth_loop(frames, val, epochs=1 if quick else 3)
     parallel = side_by_side(tensor, steps)
     data_parallel_rate = data_parallel(frames, val, epochs=1 if quick else 3)
-    one_run, sweep = whole_runs(frames, val, epochs=1 if quick else 2, seeds=SWEEP_SEEDS)
+    whole = whole_runs(stored, val, epochs=2 if quick else 4, seeds=SWEEP_SEEDS)
+    store.cleanup()
+    processes = sweep_processes(SWEEP_SEEDS, torch.get_num_threads(), torch.device("cpu"))
+    labels = {"single": "train_model", "one process": f"train_sweep, {SWEEP_SEEDS} seeds as one computation in one "
+              "process (sum)", "split": f"train --seeds: {SWEEP_SEEDS} seeds in {processes} process(es), one "
+              "computation each (sum)"}
     rows = [
         {"loop": "FLOP ceiling (matmuls only)", "frames_per_s": ceiling, "vs_ideal": ceiling / ideal},
         {"loop": "ideal in-memory loop", "frames_per_s": ideal, "vs_ideal": 1.0},
@@ -180,14 +210,16 @@ def run(quick: bool = False) -> dict:
         {"loop": "train_model, 2 processes x 1 thread (torchrun, one model)", "frames_per_s": data_parallel_rate,
          "vs_ideal": data_parallel_rate / ideal},
         {"loop": "2 runs side by side, 1 thread each (sum)", "frames_per_s": parallel, "vs_ideal": parallel / ideal},
-        {"loop": "train_model, whole run (validation included)", "frames_per_s": one_run, "vs_ideal": one_run / ideal},
-        {"loop": f"train_sweep, {SWEEP_SEEDS} seeds as one computation (sum)", "frames_per_s": sweep,
-         "vs_ideal": sweep / ideal},
+        *({"loop": f"{labels[name]}, {part}", "frames_per_s": rates[index], "vs_ideal": rates[index] / ideal}
+          for name, rates in whole.items() for index, part in enumerate(("whole run", "steady state"))),
     ]
     return result("training throughput, SDM-VAE L=64 K=64, batch 128", rows, threads=torch.get_num_threads(),
            matmul_gflops=gflops, ours_vs_flop_ceiling=ours / ceiling,
            data_parallel_vs_flop_ceiling=data_parallel_rate / ceiling, validation_share_of_epoch=validation_share,
-           sweep_vs_one_run=sweep / one_run, sweep_vs_flop_ceiling=sweep / ceiling,
+           sweep_vs_one_run_whole=whole["split"][0] / whole["single"][0],
+           sweep_vs_one_run_steady=whole["split"][1] / whole["single"][1],
+           one_process_sweep_vs_one_run_steady=whole["one process"][1] / whole["single"][1],
+           sweep_vs_flop_ceiling_steady=whole["split"][1] / ceiling,
            train_frames=len(frames))
 
 

@@ -25,6 +25,7 @@ from ..training.loop import train_model
 from ..training.sets import FrameSet, TrainingFiles, load_sets, run_record
 from ..training.state import EpochReport, check_run, load_epoch, state_path
 from ..training.sweep import check_sweep, sweep_outputs, train_sweep
+from ..training.sweep_processes import sweep_processes, train_sweep_in_processes
 from ..workers import StartedPool
 
 
@@ -115,8 +116,19 @@ def _train(plan: Plan, saved: list[Checkpoint | None], sets: dict[str, FrameSet]
                                plan.overwrite)
         return [state]
     labels = [f"seed {c.seed:<3d} " for c in plan.train_configs]
-    return train_sweep(plan.model_config, plan.train_configs, *frames, plan.outs, device, saved, record,
-                       lambda m, r: console.print(_epoch_line(r, labels[m])), on_step, plan.overwrite)
+
+    def on_epoch(model: int, report: EpochReport) -> None:
+        console.print(_epoch_line(report, labels[model]))
+
+    threads = torch.get_num_threads()
+    processes = sweep_processes(len(plan.train_configs), threads, device)
+    if processes > 1:
+        console.print(f"sweep: {processes} processes of {threads // processes} thread(s), "
+                      f"{len(plan.train_configs) / processes:.3g} models each on average")
+        return train_sweep_in_processes(processes, threads, plan.model_config, plan.train_configs, *frames, plan.outs,
+                                        saved, record, on_epoch, on_step, plan.overwrite)
+    return train_sweep(plan.model_config, plan.train_configs, *frames, plan.outs, device, saved, record, on_epoch,
+                       on_step, plan.overwrite)
 
 
 def train_and_report(plan: Plan, saved: list[Checkpoint | None], sets: dict[str, FrameSet], console: Console) -> None:

@@ -14,6 +14,7 @@ from sdmresynth.training.config import TrainConfig
 from sdmresynth.training.features import file_frames
 from sdmresynth.training.loop import train_model
 from sdmresynth.training.sweep import sweep_outputs, train_sweep
+from sdmresynth.training.sweep_processes import sweep_processes, train_sweep_in_processes
 
 from ..conftest import COMMAND, SPEECH, assert_clean_failure, folder_of, run
 
@@ -70,6 +71,29 @@ def test_a_sweep_resumes_exactly_and_a_single_run_can_continue_its_models(tmp_pa
         train_sweep(model, [configs[0], replace(configs[1], batch_size=64)], *frames, stopped, CPU, overwrite=True)
 
 
+def test_a_sweep_split_over_processes_equals_the_sweep_in_one(tmp_path, frames):
+    model = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16)
+    configs = [TrainConfig(max_epochs=3, lr=1e-3, seed=seed) for seed in (0, 1, 2)]
+    together = train_sweep(model, configs, *frames, sweep_outputs(tmp_path / "one.pt", configs), CPU)
+    reported = []
+    split = train_sweep_in_processes(2, 2, model, configs, *frames, sweep_outputs(tmp_path / "two.pt", configs),
+                                     [None] * 3, on_epoch=lambda m, report: reported.append((m, report.epoch)))
+    for a, b in zip(together, split):
+        np.testing.assert_allclose(val_losses(b), val_losses(a), rtol=1e-4)
+    assert sorted(reported) == [(m, e) for m in range(3) for e in (1, 2, 3)]
+    assert load_checkpoint(tmp_path / "two-seed2.pt").metadata["epochs_run"] == 3
+    assert sweep_processes(3, 2, CPU) == 2 and sweep_processes(3, 16, CPU) == 3 and sweep_processes(3, 1, CPU) == 1
+
+
+def test_a_failing_process_of_a_split_sweep_is_a_clean_error(tmp_path, frames):
+    model = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16)
+    configs = [TrainConfig(max_epochs=1, seed=seed) for seed in (0, 1)]
+    outs = sweep_outputs(tmp_path / "m.pt", configs)
+    outs[1].mkdir()  # its checkpoint cannot be written
+    with pytest.raises(UserError, match="m-seed1.pt: cannot write"):
+        train_sweep_in_processes(2, 2, model, configs, *frames, outs, [None, None])
+
+
 def test_the_command_line_trains_a_sweep_over_seeds(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -77,8 +101,9 @@ def test_the_command_line_trains_a_sweep_over_seeds(tmp_path):
     folder_of(corpus / "s2", {"b.wav": COMMAND})
     args = ["train", "--data", corpus, "--out", tmp_path / "m.pt", "-L", "8", "-K", "16", "--hidden-dim", "16",
             "--no-cache", "--max-epochs", "1"]
-    result = run(*args, "--seeds", "3,5")
+    result = run(*args, "--seeds", "3,5", "--threads", "2")
     assert result.exit_code == 0, result.output
+    assert "sweep: 2 processes of 1 thread(s)" in result.output
     assert "seed 3   epoch    1" in result.output and "seed 5   epoch    1" in result.output
     assert load_checkpoint(tmp_path / "m-seed5.pt").metadata["train_config"]["seed"] == 5
     assert_clean_failure(run(*args, "--seeds", "3,5", "--seed", "1"), "--seed trains one model, --seeds a sweep")

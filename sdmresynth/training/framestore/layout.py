@@ -47,7 +47,7 @@ class StoredFrames:
     len, shape, dtype, np.take(frames, rows, axis=0) (one gather from the mapping) and slices of consecutive rows."""
 
     def __init__(self, mapped: np.ndarray, offsets: list[int], rows: list[int]):
-        self._mapped = mapped
+        self._mapped, self._layout = mapped, (list(offsets), list(rows))
         self._starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])  # each file's first row, without gaps
         self._shift = np.asarray(offsets, dtype=np.int64) - self._starts[:-1]  # its row in frames.npy minus that
         self.shape = (int(self._starts[-1]), mapped.shape[1])
@@ -68,9 +68,22 @@ class StoredFrames:
             raise TypeError("StoredFrames takes slices of rows; use np.take for a list of rows")
         return self.take(np.arange(*key.indices(len(self))))
 
+    def __reduce__(self) -> tuple:
+        """Pickled (for another process) as the file its mapping reads, which the other process maps again: never as
+        its data."""
+        mapped = self._mapped
+        if isinstance(mapped, np.memmap) and mapped.filename:
+            return _map_again, (mapped.filename, mapped.dtype.str, mapped.shape, mapped.offset, *self._layout)
+        return StoredFrames, (mapped, *self._layout)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         whole = self[:]
         return whole if dtype is None else whole.astype(dtype)
+
+
+def _map_again(filename: str, dtype: str, shape: tuple[int, int], offset: int, offsets: list[int],
+               rows: list[int]) -> StoredFrames:
+    return StoredFrames(np.memmap(filename, dtype=dtype, mode="r", offset=offset, shape=shape), offsets, rows)
 
 
 def row_bytes(cfg: StftConfig, precision: str) -> int:
