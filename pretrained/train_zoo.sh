@@ -17,6 +17,7 @@
 # trains another seed of the same recipe (use another RUNS folder). SEEDS=0,1,2 trains a row's seeds as one sweep
 # (one process, the models as one computation: $RUNS/NAME-seedN.pt each). LR_DECAYS=N adds the learning-rate schedule
 # (--lr-decays N; Table 1 over seeds trains every row with LR_DECAYS=2).
+# THREADS=N (default 1) gives a run N CPU threads; a sweep then runs as min(N, seeds) processes (README, Sweeps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLITS=${SPLITS:-../shared/data/splits}
@@ -57,5 +58,5 @@ for name in "$@"; do
   [ -z "$resume" ] && [ -f "$first.pt" ] && { echo "$first.pt exists, skipping"; continue; }
   # shellcheck disable=SC2086
   sdmresynth train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" --out "$RUNS/$name.pt" \
-    $RECIPE $SCHEDULE --threads 1 $seeds $opts $resume >> "$RUNS/$name.log" 2>&1
+    $RECIPE $SCHEDULE --threads "${THREADS:-1}" $seeds $opts $resume >> "$RUNS/$name.log" 2>&1
 done
