@@ -1,7 +1,7 @@
 """A sweep split over processes, one share of the models each, on a CPU with several threads.
 
 At the sizes of this project one model's training step is compute-bound on one CPU core, and a second thread speeds a
-process up by a few per cent only, while a second process doubles the work done (docs/performance.md, section 11). So
+process up by a few per cent only, while a second process adds 40-85 % (docs/performance.md, section 11). So
 a sweep on N threads runs as min(N, models) processes of N / processes threads, each training its share of the models
 as one computation (`sweep.train_sweep`). The models are independent: each one's run, state files and checkpoint are
 what the one-process sweep (and its own single run) gives, up to float rounding. The parent prints what the processes
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..workers import REUSE_FREED_MEMORY, child_environment
 from ..models import ModelConfig
 from ..models.checkpoint import Checkpoint
+from ..workers import REUSE_FREED_MEMORY, child_environment
 from .config import TrainConfig
 from .state import EpochReport, TrainState
 from .sweep import train_sweep

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def test_store_holds_exactly_the_in_memory_frames_and_is_reused(tmp_path, clips,
     built = (store / "frames.npy").stat().st_mtime_ns
     load_frames(clips, StftConfig(), cache)
     assert (store / "frames.npy").stat().st_mtime_ns == built  # reused, not rebuilt
+    sent = pickle.dumps(stored.frames)  # to another process (a sweep's): the mapping's path, not the frames
+    assert len(sent) < 4096 and np.array_equal(pickle.loads(sent)[:], in_memory.frames)
 
 
 def test_builds_share_a_started_pool_and_start_no_other_process(tmp_path, clips, small_chunks, monkeypatch):
