@@ -105,10 +105,11 @@ def _protocol_options(command: click.Command) -> click.Command:
         click.option("--mean-weight", type=click.FloatRange(0), default=0.0, show_default=True,
                      help="Add the Itakura-Saito divergence of the decoded posterior mean (what resynthesis decodes) "
                      "to the loss with this weight (0: the ELBO alone)."),
-        click.option("--train-only", type=click.Choice(["encoder", "encoder-mean"]), help="Train only the "
-                     "encoder's weights, or only those that make its mean (the decoder and dictionary, and with "
+        click.option("--train-only", type=click.Choice(["encoder", "encoder-mean", "decoder"]), help="Train only "
+                     "the encoder's weights, or only those that make its mean (the decoder and dictionary, and with "
                      "encoder-mean the variances, stay as --init-from has them): e.g. a sparser code for a fixed "
-                     "decoder with --kl-weight above 1."),
+                     "decoder with --kl-weight above 1; or only the decoder and a learned dictionary, for the codes "
+                     "the encoder gives (with --objective refinement: the decoding of the code resynthesis uses)."),
         click.option("--objective", type=click.Choice(["elbo", "refinement"]), default="elbo", show_default=True,
                      help="refinement: train on what the encode-time refinement minimises (the decoded mean's "
                      "divergence + --kl-weight x KL, no sample), e.g. to fold the refinement into a one-pass encoder "

@@ -29,7 +29,8 @@ class TrainConfig:
     mean_weight: float = 0.0  # > 0: the IS divergence of the decoded posterior mean is added with this weight
     init_from: str = ""  # a checkpoint (path or shipped name) whose weights start the run: fine-tuning
     train_only: str = ""  # "encoder": only the encoder's weights train (the decoder and dictionary stay as they are);
-    # "encoder-mean": only those that make its mean (the variances stay too)
+    # "encoder-mean": only those that make its mean (the variances stay too); "decoder": the decoder and a learned
+    # dictionary (the encoder stays)
     objective: str = "elbo"  # "refinement": the decoded mean's divergence + kl_weight x KL, what refinement minimises
 
 

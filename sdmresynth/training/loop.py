@@ -24,8 +24,10 @@ from .state import EpochReport, TrainState, check_run, load_initial_weights, sta
 VAL_BATCH = 8192
 
 
-# What train_only may name: the weights that alone train (the encoder; or its mean's, the variances kept).
-TRAINABLE_PARTS = {"encoder": ("encoder.",), "encoder-mean": ("encoder.mu.", "encoder.skip.", "encoder.threshold")}
+# What train_only may name: the weights that alone train (the encoder; or its mean's, the variances kept; or the
+# decoder and a learned dictionary, for codes the encoder keeps as they are).
+TRAINABLE_PARTS = {"encoder": ("encoder.",), "encoder-mean": ("encoder.mu.", "encoder.skip.", "encoder.threshold"),
+                   "decoder": ("decoder.", "dictionary")}
 
 
 def make_optimizer(model: SpectralVAE, lr: float) -> torch.optim.Adam:
