@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
@@ -125,6 +126,10 @@ def _train(plan: Plan, saved: list[Checkpoint | None], sets: dict[str, FrameSet]
     if processes > 1:
         console.print(f"sweep: {processes} processes of {threads // processes} thread(s), "
                       f"{len(plan.train_configs) / processes:.3g} models each on average")
+        if isinstance(frames[0], np.ndarray):  # a frame store's mapping is shared; frames in memory are copied
+            copy = format_size(sum(f.nbytes for f in frames))
+            console.print(f"[yellow]note[/] the frames are held in memory (--no-cache): each process gets its own copy "
+                          f"({copy}); the frame store would share one")
         return train_sweep_in_processes(processes, threads, plan.model_config, plan.train_configs, *frames, plan.outs,
                                         saved, record, on_epoch, on_step, plan.overwrite)
     return train_sweep(plan.model_config, plan.train_configs, *frames, plan.outs, device, saved, record, on_epoch,

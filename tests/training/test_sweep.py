@@ -104,6 +104,7 @@ def test_the_command_line_trains_a_sweep_over_seeds(tmp_path):
     result = run(*args, "--seeds", "3,5", "--threads", "2")
     assert result.exit_code == 0, result.output
     assert "sweep: 2 processes of 1 thread(s)" in result.output
+    assert "held in memory (--no-cache): each process gets its own copy" in result.output
     assert "seed 3   epoch    1" in result.output and "seed 5   epoch    1" in result.output
     assert load_checkpoint(tmp_path / "m-seed5.pt").metadata["train_config"]["seed"] == 5
     assert_clean_failure(run(*args, "--seeds", "3,5", "--seed", "1"), "--seed trains one model, --seeds a sweep")
