@@ -104,7 +104,7 @@ def worker_pool(workers: int, initializer: Callable | None = None, initargs: tup
     (no second import of torch per worker), spawned elsewhere."""
     context = _context()
     with child_environment(ONE_THREAD), ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread,
-                                               initargs=(initializer, initargs)) as pool:
+                                                            initargs=(initializer, initargs)) as pool:
         yield pool
 
 

@@ -25,9 +25,14 @@ class Shard:
         return self.rank == 0
 
 
+def launched_world() -> int:
+    """How many processes torchrun launched for this run (1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def start(device: torch.device) -> Shard:
     """Join the process group torchrun describes (WORLD_SIZE > 1), or run alone."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world()
     if world <= 1:
         return Shard()
     if not dist.is_initialized():

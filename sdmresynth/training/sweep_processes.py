@@ -11,7 +11,6 @@ report and returns every model's final state.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import traceback
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..errors import UserError
 from ..models import ModelConfig
 from ..models.checkpoint import Checkpoint
 from ..workers import REUSE_FREED_MEMORY, child_environment
+from . import distributed
 from .config import TrainConfig
 from .state import EpochReport, TrainState
 from .sweep import train_sweep
@@ -34,7 +34,7 @@ POLL_SECONDS = 1.0  # how often the parent looks for a process that died without
 def sweep_processes(models: int, threads: int, device: torch.device) -> int:
     """How many processes a sweep of `models` on `threads` CPU threads runs as: one per thread (up to one per model);
     one on a GPU or under torchrun (whose processes share each model's batches)."""
-    if device.type != "cpu" or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if device.type != "cpu" or distributed.launched_world() > 1:
         return 1
     return max(1, min(models, threads))
 

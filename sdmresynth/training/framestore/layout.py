@@ -47,7 +47,7 @@ class StoredFrames:
     len, shape, dtype, np.take(frames, rows, axis=0) (one gather from the mapping) and slices of consecutive rows."""
 
     def __init__(self, mapped: np.ndarray, offsets: list[int], rows: list[int]):
-        self._mapped, self._layout = mapped, (list(offsets), list(rows))
+        self._mapped = mapped
         self._starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])  # each file's first row, without gaps
         self._shift = np.asarray(offsets, dtype=np.int64) - self._starts[:-1]  # its row in frames.npy minus that
         self.shape = (int(self._starts[-1]), mapped.shape[1])
@@ -71,10 +71,11 @@ class StoredFrames:
     def __reduce__(self) -> tuple:
         """Pickled (for another process) as the file its mapping reads, which the other process maps again: never as
         its data."""
-        mapped = self._mapped
+        mapped, rows = self._mapped, np.diff(self._starts)
+        layout = ((self._shift + self._starts[:-1]).tolist(), rows.tolist())  # each file's offset and rows
         if isinstance(mapped, np.memmap) and mapped.filename:
-            return _map_again, (mapped.filename, mapped.dtype.str, mapped.shape, mapped.offset, *self._layout)
-        return StoredFrames, (mapped, *self._layout)
+            return _map_again, (mapped.filename, mapped.dtype.str, mapped.shape, mapped.offset, *layout)
+        return StoredFrames, (mapped, *layout)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         whole = self[:]
