@@ -54,6 +54,10 @@ def _model_options(command: click.Command) -> click.Command:
                      show_default=True),
         click.option("--atoms", "-K", type=click.IntRange(1), help="Dictionary size K (default: L)."),
         click.option("--hidden-dim", type=click.IntRange(1), default=128, show_default=True),
+        click.option("--decoder-hidden-dim", type=click.IntRange(0), default=0, show_default=True,
+                     help="Width of the decoder's tanh layers (0: --hidden-dim, as the paper)."),
+        click.option("--decoder-layers", type=click.IntRange(1), default=1, show_default=True,
+                     help="Tanh layers in the decoder (the paper: 1)."),
         click.option("--linear-skip", is_flag=True, help="Give the encoder's mean and the decoder's output a linear "
                      "path besides the tanh layer (not in the paper; the default model has it)."),
         click.option("--soft-threshold", is_flag=True, help="Pass the encoder's mean through a soft threshold "

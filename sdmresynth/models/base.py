@@ -100,17 +100,22 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """z (B, L) -> log sigma^2 (B, F): one tanh hidden layer; with linear_skip plus a linear path from z (so the
-    decoder contains a linear back-projection such as PCA's)."""
+    """z (B, L) -> log sigma^2 (B, F): tanh hidden layers (one in the paper); with linear_skip plus a linear path from
+    z (so the decoder contains a linear back-projection such as PCA's)."""
 
-    def __init__(self, latent_dim: int, hidden_dim: int, output_dim: int, linear_skip: bool = False) -> None:
+    def __init__(self, latent_dim: int, hidden_dim: int, output_dim: int, linear_skip: bool = False,
+                 layers: int = 1) -> None:
         super().__init__()
         self.hidden = nn.Linear(latent_dim, hidden_dim)
+        self.deeper = nn.ModuleList(nn.Linear(hidden_dim, hidden_dim) for _ in range(layers - 1))
         self.out = nn.Linear(hidden_dim, output_dim)
         self.skip = nn.Linear(latent_dim, output_dim, bias=False) if linear_skip else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.out(torch.tanh(self.hidden(z)))
+        h = torch.tanh(self.hidden(z))
+        for layer in self.deeper:
+            h = torch.tanh(layer(h))
+        out = self.out(h)
         return out if self.skip is None else out + self.skip(z)
 
 
@@ -127,7 +132,8 @@ class SpectralVAE(nn.Module):
         self.config = config
         self.encoder = Encoder(config.input_dim, config.hidden_dim, config.code_dim, config.linear_skip,
                                config.soft_threshold)
-        self.decoder = Decoder(config.latent_dim, config.hidden_dim, config.input_dim, config.linear_skip)
+        self.decoder = Decoder(config.latent_dim, config.decoder_width, config.input_dim, config.linear_skip,
+                               config.decoder_layers)
         if config.standardise_input:
             self.register_buffer("input_mean", torch.zeros(config.input_dim))
             self.register_buffer("input_std", torch.ones(config.input_dim))

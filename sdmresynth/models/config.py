@@ -16,6 +16,8 @@ class ModelConfig:
     model_type: str = "sdm-vae"
     latent_dim: int = 64
     hidden_dim: int = 128
+    decoder_hidden_dim: int = 0  # the decoder's tanh layers' width (0: hidden_dim, as the paper)
+    decoder_layers: int = 1  # tanh layers in the decoder (the paper: 1)
     input_dim: int = 513
     linear_skip: bool = False  # encoder mean and decoder output also get a linear path (not in the paper)
     soft_threshold: bool = False  # the encoder's mean passes a soft threshold learned per atom: exact zeros
@@ -45,8 +47,10 @@ class ModelConfig:
             raise ValueError(f"unknown dictionary {self.dictionary!r} ({', '.join(DICTIONARIES)})")
         if self.input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"unknown input transform {self.input_transform!r}")
-        if min(self.latent_dim, self.hidden_dim, self.input_dim, self.atoms) < 1:
+        if min(self.latent_dim, self.hidden_dim, self.input_dim, self.atoms, self.decoder_layers) < 1:
             raise ValueError("dimensions must be positive")
+        if self.decoder_hidden_dim < 0:
+            raise ValueError("decoder_hidden_dim must not be negative (0: hidden_dim)")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.selector_sharpness_start < 0 or self.selector_anneal_epochs < 0:
@@ -61,6 +65,11 @@ class ModelConfig:
             raise ValueError("code refinement is for the VAE and SDM-VAE (a VSC code is gated)")
         if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:
             raise ValueError("an identity dictionary needs atoms == latent_dim")
+
+    @property
+    def decoder_width(self) -> int:
+        """Width of the decoder's tanh layers."""
+        return self.decoder_hidden_dim or self.hidden_dim
 
     @property
     def code_dim(self) -> int:

@@ -11,6 +11,8 @@ from sdmresynth.models import SDMVAE, VAE, ModelConfig, build_model
     ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="dct", atoms=64),
     ModelConfig(model_type="sdm-vae", latent_dim=16, dictionary="learned", atoms=32, input_transform="log"),
     ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, linear_skip=True, refine_steps=3),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, decoder_hidden_dim=48, decoder_layers=3),
+    ModelConfig(model_type="vae", latent_dim=16, hidden_dim=32, decoder_hidden_dim=48, decoder_layers=2),
 ])
 def test_shapes_and_loss_terms(config):
     model = build_model(config)
@@ -81,6 +83,25 @@ def test_linear_skip_makes_encoder_and_decoder_contain_a_linear_map():
     torch.testing.assert_close(model.encoder(x).mu, x @ model.encoder.skip.weight.T)
     torch.testing.assert_close(model.decoder(z), z @ model.decoder.skip.weight.T)
     assert "encoder.skip.weight" not in build_model(ModelConfig()).state_dict()  # older checkpoints still load
+
+
+def test_decoder_width_and_depth():
+    """decoder_hidden_dim and decoder_layers shape the decoder alone: each extra layer is one more tanh(W h + b)
+    between the first layer and the output; the default is the paper's one layer as wide as the encoder's."""
+    model = build_model(ModelConfig(latent_dim=8, atoms=16, hidden_dim=4, decoder_hidden_dim=6, decoder_layers=3))
+    assert model.encoder.hidden.out_features == 4 and model.decoder.hidden.out_features == 6
+    assert [layer.weight.shape for layer in model.decoder.deeper] == [(6, 6), (6, 6)]
+    z = torch.randn(3, 8)
+    h = torch.tanh(model.decoder.hidden(z))
+    for layer in model.decoder.deeper:
+        h = torch.tanh(layer(h))
+    torch.testing.assert_close(model.decoder(z), model.decoder.out(h))
+    plain = build_model(ModelConfig(latent_dim=8, atoms=16, hidden_dim=4))
+    assert plain.decoder.hidden.out_features == 4 and len(plain.decoder.deeper) == 0
+    assert not any(".deeper." in key for key in plain.state_dict())  # older checkpoints still load
+    for setting in ({"decoder_layers": 0}, {"decoder_hidden_dim": -1}):
+        with pytest.raises(ValueError):
+            ModelConfig(**setting)
 
 
 def test_code_refinement_lowers_each_frames_negative_elbo_and_is_batch_independent():
