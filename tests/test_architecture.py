@@ -109,3 +109,26 @@ def test_the_distribution_holds_every_package():
     listed = set(re.findall(r'"([\w.]+)"', declared))
     packages = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
     assert packages <= listed, packages - listed
+
+
+def test_the_benchmarks_import_only_what_the_package_has():
+    """Every name the benchmarks import from sdmresynth exists (read from their source, so that a benchmark left on
+    an old layout fails here, not when someone runs it)."""
+    import importlib
+
+    missing = []
+    for path in sorted((REPO / "benchmarks").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sdmresynth") and not node.level:
+                try:
+                    module = importlib.import_module(node.module)
+                except ImportError:
+                    missing.append(f"{path.name}: {node.module}")
+                    continue
+                missing += [f"{path.name}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                            and importlib.util.find_spec(f"{node.module}.{a.name}") is None]
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("sdmresynth") and importlib.util.find_spec(alias.name) is None:
+                        missing.append(f"{path.name}: {alias.name}")
+    assert not missing, missing

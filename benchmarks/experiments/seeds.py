@@ -1,10 +1,15 @@
 """How much of Table 1 is the seed: the zoo's recipe retrained with other seeds, every seed scored on the same files
 in one run, and the paper's claims checked on each seed and on the seed means.
 
-Seed 0 is the shipped models (pretrained/NAME.pt); other seeds come from train_zoo.sh:
+Either seed 0 is the shipped models (pretrained/NAME.pt) and other seeds come from train_zoo.sh one by one:
 
     SEED=1 RUNS=runs/seed1 pretrained/train_zoo.sh vae-l16 sdm-vae-dct-l16-k64 ...
     python -m benchmarks.experiments.seeds --seed 1=runs/seed1 --seed 2=runs/seed2 [--workers N] [--doc docs/seeds.md]
+
+or every seed comes from one sweep per row (RUNS/NAME-seedN.pt), all trained alike:
+
+    SEEDS=0,1,2 LR_DECAYS=2 RUNS=runs/table1 pretrained/train_zoo.sh vae-l16 sdm-vae-dct-l16-k64 ...
+    python -m benchmarks.experiments.seeds --sweep runs/table1 [--workers N] [--doc docs/seeds.md]
 
 Only models with a checkpoint for every seed are compared. Per-file scores go to --csv-dir (seed-N.csv), so an
 interrupted run resumes where it stopped.
@@ -16,6 +21,8 @@ import argparse
 import math
 import subprocess
 import sys
+import re
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -26,38 +33,63 @@ from sdmresynth.dsp.metrics import METRIC_NAMES
 from sdmresynth.evaluation.report import claims, table_order
 from sdmresynth.evaluation.scores import ModelSummary, summarise
 from sdmresynth.evaluation.scoring import check_models
-from sdmresynth.scoring_cli import read_csv
+from sdmresynth.evaluation.score_log import read_scores
 
 SHOWN = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hoyer")
 
 
-def seed_folders(given: list[str]) -> dict[int, Path]:
-    """{seed: folder of NAME.pt checkpoints}, seed 0 being pretrained/ unless given."""
-    folders = {0: ROOT / "pretrained"}
+@dataclass(frozen=True)
+class SeedSource:
+    """Where a seed's checkpoints are: folder / f"{name}{suffix}.pt"."""
+
+    folder: Path
+    suffix: str = ""
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}{self.suffix}.pt"
+
+    def names(self) -> set[str]:
+        """The model names with a finished checkpoint of this seed."""
+        ending = f"{self.suffix}.pt"
+        return {p.name[: -len(ending)] for p in self.folder.glob(f"*{ending}")
+                if not p.name.endswith(".state.pt") and (self.suffix or not SWEEP_NAME.search(p.stem))}
+
+
+SWEEP_NAME = re.compile(r"^(.+)-seed(\d+)$")
+
+
+def seed_folders(given: list[str]) -> dict[int, SeedSource]:
+    """{seed: source}, seed 0 being pretrained/ unless given."""
+    folders = {0: SeedSource(ROOT / "pretrained")}
     for item in given:
         seed, _, folder = item.partition("=")
-        folders[int(seed)] = Path(folder)
+        folders[int(seed)] = SeedSource(Path(folder))
     return dict(sorted(folders.items()))
 
 
-def common_models(folders: dict[int, Path], wanted: list[str] | None) -> list[str]:
-    """Model names with a finished checkpoint (NAME.pt) in every folder, in Table 1's order."""
-    names = set.intersection(*({p.stem for p in folder.glob("*.pt") if not p.name.endswith(".state.pt")}
-                               for folder in folders.values()))
+def sweep_seeds(folder: Path) -> dict[int, SeedSource]:
+    """{seed: source} of a folder of sweeps (NAME-seedN.pt): every seed any row has."""
+    seeds = {int(m.group(2)) for p in folder.glob("*-seed*.pt") if (m := SWEEP_NAME.match(p.name[:-3]))}
+    return {seed: SeedSource(folder, f"-seed{seed}") for seed in sorted(seeds)}
+
+
+def common_models(sources: dict[int, SeedSource], wanted: list[str] | None) -> list[str]:
+    """Model names with a finished checkpoint in every seed's source, in Table 1's order."""
+    names = set.intersection(*(source.names() for source in sources.values()))
     if wanted:
         names &= set(wanted)
     return sorted(names, key=table_order)
 
 
-def score_seed(folder: Path, names: list[str], files: Path, csv: Path, workers: int) -> list[ModelSummary]:
+def score_seed(source: SeedSource, names: list[str], files: Path, csv: Path, workers: int) -> list[ModelSummary]:
     """Score the seed's checkpoints of `names` on the list (resuming the CSV); one summary per name."""
     command = [sys.executable, "-m", "sdmresynth.cli", "score", "--list", str(files), "--csv", str(csv), "--resume",
                "--workers", str(workers), "--json"]
     for name in names:
-        command += ["--model", str(folder / f"{name}.pt")]
+        command += ["--model", str(source.path(name))]
     subprocess.run(command, check=False, stdout=subprocess.DEVNULL)  # exit 1 when a file fails: listed, not fatal
-    wanted = set(names)
-    return [s for s in summarise(read_csv(csv)) if s.name in wanted]
+    by_stem = {source.path(name).stem: name for name in names}
+    return [replace(s, name=by_stem[s.name]) for s in summarise(read_scores(csv)) if s.name in by_stem]
 
 
 def over_seeds(per_seed: dict[int, dict[str, ModelSummary]], name: str) -> ModelSummary:
@@ -73,7 +105,8 @@ def verdicts(lines: list[str]) -> list[bool | None]:
     return [None if "not checked" in line else not line.endswith("does not hold.") for line in lines]
 
 
-def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes: dict, list_file: Path) -> str:
+def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes: dict, list_file: Path,
+         origin: str) -> str:
     """The markdown page: the table over seeds, then each claim with the seeds it holds in."""
     seeds = list(per_seed)
     rows = ["| model | L | K | " + " | ".join(f"`{m}` mean (min-max)" for m in SHOWN) + " | `pesq_wb` by seed |",
@@ -100,7 +133,7 @@ def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes:
         "# Table 1 over seeds",
         "",
         f"Made by `python -m benchmarks.experiments.seeds` on {date.today().isoformat()} ({machine()}): seeds "
-        f"{', '.join(map(str, seeds))} of the zoo's recipe (pretrained/train_zoo.sh; seed 0 = the shipped models), "
+        f"{', '.join(map(str, seeds))} of the zoo's recipe ({origin}), "
         f"each scored on the same {files} files of `{list_file.name}`. Each cell: the mean over seeds of the "
         "per-seed mean over files, and the lowest and highest seed.",
         "",
@@ -117,27 +150,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", action="append", default=[], metavar="N=DIR",
                         help="checkpoints of seed N (DIR/NAME.pt); repeatable")
+    parser.add_argument("--sweep", type=Path, metavar="DIR", help="every seed from DIR/NAME-seedN.pt (train_zoo.sh "
+                        "with SEEDS=...), the shipped models left out")
     parser.add_argument("--model", action="append", help="only these names (default: all with every seed)")
     parser.add_argument("--list", type=Path, default=TEST_LIST, help="files to score (default: the test split)")
     parser.add_argument("--csv-dir", type=Path, default=Path("seed-scores"), help="per-file scores, per seed")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--doc", type=Path, help="write the page here (else print it)")
     args = parser.parse_args()
-    folders = seed_folders(args.seed)
-    names = common_models(folders, args.model)
+    if args.sweep and args.seed:
+        sys.exit("--sweep and --seed: give one or the other")
+    folders = sweep_seeds(args.sweep) if args.sweep else seed_folders(args.seed)
+    names = common_models(folders, args.model) if folders else []
     if len(folders) < 2 or not names:
-        sys.exit("need seed 0 and at least one --seed N=DIR with checkpoints of the same names")
+        sys.exit("need two or more seeds with checkpoints of the same names (seed 0 and a --seed N=DIR, or --sweep DIR)")
+    origin = (f"every seed from one sweep per row, {args.sweep}/NAME-seedN.pt" if args.sweep else
+              "pretrained/train_zoo.sh; seed 0 = the shipped models")
     args.csv_dir.mkdir(parents=True, exist_ok=True)
     per_seed = {}
-    for seed, folder in folders.items():
-        print(f"seed {seed}: {len(names)} models from {folder}", file=sys.stderr)
-        summaries = score_seed(folder, names, args.list, args.csv_dir / f"seed-{seed}.csv", args.workers)
+    for seed, source in folders.items():
+        print(f"seed {seed}: {len(names)} models from {source.folder}", file=sys.stderr)
+        summaries = score_seed(source, names, args.list, args.csv_dir / f"seed-{seed}.csv", args.workers)
         per_seed[seed] = {s.name: s for s in summaries}
         missing = [n for n in names if n not in per_seed[seed] or math.isnan(per_seed[seed][n].mean["pesq_wb"])]
         if missing:
             sys.exit(f"seed {seed}: no scores for {', '.join(missing)}")
-    shapes = check_models([str(ROOT / "pretrained" / f"{n}.pt") for n in names])
-    text = page(per_seed, names, shapes, args.list)
+    first = next(iter(folders.values()))
+    shapes = dict(zip(names, check_models([str(first.path(n)) for n in names]).values()))
+    text = page(per_seed, names, shapes, args.list, origin)
     if args.doc:
         write_atomically(args.doc, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
     else:
