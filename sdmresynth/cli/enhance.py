@@ -11,16 +11,16 @@ from .common import DEVICE, FLOAT, THREADS, WORKERS, audio_to_audio, level_optio
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--model", "-m", "model_name", default=ENHANCE_PRIOR, show_default=True,
-              help="The speech prior: a shipped VAE or SDM-VAE's name or a checkpoint path (the default was the best "
-              "SDM-VAE prior on the validation split; docs/enhancement.md).")
+              help="The speech prior: a shipped VAE or SDM-VAE's name or a checkpoint path (the default, with the other "
+              "defaults, was chosen by leave-one-noise-category-out on the validation split; docs/enhancement.md).")
 @click.option("--noise-rank", type=click.IntRange(1, 513), default=8, show_default=True,
               help="Atoms R of the noise model (an NMF learned on each recording; at most the 513 frequency bins).")
 @click.option("--iterations", type=click.IntRange(1), default=30, show_default=True, help="EM iterations.")
 @click.option("--code-steps", type=click.IntRange(0), default=5, show_default=True,
               help="Adam steps (lr 0.02) on the codes in each iteration.")
-@click.option("--wiener-exponent", type=click.FloatRange(min=0, min_open=True), default=1.5, show_default=True,
+@click.option("--wiener-exponent", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
               help="Raise the final Wiener gain to this power: 1 is the posterior mean of the speech; larger "
-              "removes more noise (chosen on the validation split, docs/enhancement.md).")
+              "removes more noise (chosen by leave-one-noise-category-out, docs/enhancement.md).")
 @click.option("--code-smoothness", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="Weight of the temporal prior on the codes, lambda sum_t ||code_t - code_t-1||^2: speech spectra "
               "change slowly, the noise a speech prior can be made to draw does not (0: frames independent).")

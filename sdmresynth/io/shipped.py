@@ -11,9 +11,10 @@ from ..errors import UserError
 
 INDEX_FILE = "index.json"
 DEFAULT_MODEL = "sdm-vae"  # the alias of the default model of encode, decode, resynth and score
-# enhance's speech prior: the best SDM-VAE prior on the validation split (docs/enhancement.md); the best model of
-# speech is not the best prior, since a decoder that draws any spectrum also draws the noise
-ENHANCE_PRIOR = "sdm-vae-identity-l64"
+# enhance's speech prior, chosen with the other settings by leave-one-noise-category-out on the validation split
+# (docs/enhancement.md); the best model of speech is not the best prior, since a decoder that draws any spectrum also
+# draws the noise
+ENHANCE_PRIOR = "vae-l64"
 
 
 def pretrained_dir() -> Path:
