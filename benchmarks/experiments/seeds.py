@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import subprocess
 import sys
-import re
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -163,7 +163,8 @@ def main() -> None:
     folders = sweep_seeds(args.sweep) if args.sweep else seed_folders(args.seed)
     names = common_models(folders, args.model) if folders else []
     if len(folders) < 2 or not names:
-        sys.exit("need two or more seeds with checkpoints of the same names (seed 0 and a --seed N=DIR, or --sweep DIR)")
+        sys.exit("need two or more seeds with checkpoints of the same names (seed 0 and a --seed N=DIR, or --sweep "
+                 "DIR)")
     origin = (f"every seed from one sweep per row, {args.sweep}/NAME-seedN.pt" if args.sweep else
               "pretrained/train_zoo.sh; seed 0 = the shipped models")
     args.csv_dir.mkdir(parents=True, exist_ok=True)

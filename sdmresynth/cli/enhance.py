@@ -11,8 +11,9 @@ from .common import DEVICE, FLOAT, THREADS, WORKERS, audio_to_audio, level_optio
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--model", "-m", "model_name", default=ENHANCE_PRIOR, show_default=True,
-              help="The speech prior: a shipped VAE or SDM-VAE's name or a checkpoint path (the default, with the other "
-              "defaults, was chosen by leave-one-noise-category-out on the validation split; docs/enhancement.md).")
+              help="The speech prior: a shipped VAE or SDM-VAE's name or a checkpoint path (the default, with the "
+              "other defaults, was chosen by leave-one-noise-category-out on the validation split; "
+              "docs/enhancement.md).")
 @click.option("--noise-rank", type=click.IntRange(1, 513), default=8, show_default=True,
               help="Atoms R of the noise model (an NMF learned on each recording; at most the 513 frequency bins).")
 @click.option("--iterations", type=click.IntRange(1), default=30, show_default=True, help="EM iterations.")
