@@ -30,7 +30,7 @@ from ..common import ROOT, TEST_LIST, machine
 
 from sdmresynth.io.atomic import write_atomically
 from sdmresynth.dsp.metrics import METRIC_NAMES
-from sdmresynth.evaluation.report import claims, table_order
+from sdmresynth.evaluation.report import claims, paper_row, table_order
 from sdmresynth.evaluation.scores import ModelSummary, summarise
 from sdmresynth.evaluation.scoring import check_models
 from sdmresynth.evaluation.score_log import read_scores
@@ -109,8 +109,8 @@ def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes:
          origin: str) -> str:
     """The markdown page: the table over seeds, then each claim with the seeds it holds in."""
     seeds = list(per_seed)
-    rows = ["| model | L | K | " + " | ".join(f"`{m}` mean (min-max)" for m in SHOWN) + " | `pesq_wb` by seed |",
-            "| --- | --- | --- |" + " --- |" * (len(SHOWN) + 1)]
+    rows = ["| model | L | K | " + " | ".join(f"`{m}` mean (min-max)" for m in SHOWN) + " | `pesq_wb` by seed | "
+            "paper PESQ / STOI / Hoyer |", "| --- | --- | --- |" + " --- |" * (len(SHOWN) + 2)]
     means = {}
     for name in names:
         means[name] = over_seeds(per_seed, name)
@@ -121,7 +121,9 @@ def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes:
             cells.append(f"{means[name].mean[metric]:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})")
         latent, atoms = shapes.get(name, ("?", "?"))
         by_seed = " / ".join(f"{per_seed[s][name].mean['pesq_wb']:.2f}" for s in seeds)
-        rows.append(f"| {name} | {latent} | {atoms} | " + " | ".join(cells) + f" | {by_seed} |")
+        paper = paper_row(name)
+        paper_cell = " / ".join(f"{v:.2f}" for v in paper[2]) if paper else "-"
+        rows.append(f"| {name} | {latent} | {atoms} | " + " | ".join(cells) + f" | {by_seed} | {paper_cell} |")
     on_means = claims(means)
     per_seed_verdicts = [verdicts(claims(per_seed[s])) for s in seeds]
     checked = []
@@ -135,7 +137,8 @@ def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes:
         f"Made by `python -m benchmarks.experiments.seeds` on {date.today().isoformat()} ({machine()}): seeds "
         f"{', '.join(map(str, seeds))} of the zoo's recipe ({origin}), "
         f"each scored on the same {files} files of `{list_file.name}`. Each cell: the mean over seeds of the "
-        "per-seed mean over files, and the lowest and highest seed.",
+        "per-seed mean over files, and the lowest and highest seed. The paper's numbers are on TCD-TIMIT, its PESQ "
+        "narrow-band (compare with `pesq_nb`), its STOI the extended one (compare with `estoi`).",
         "",
         *rows,
         "",
