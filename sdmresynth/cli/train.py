@@ -58,6 +58,9 @@ def _model_options(command: click.Command) -> click.Command:
                      help="Width of the decoder's tanh layers (0: --hidden-dim, as the paper)."),
         click.option("--decoder-layers", type=click.IntRange(1), default=1, show_default=True,
                      help="Tanh layers in the decoder (the paper: 1)."),
+        click.option("--reconstruction-weight", type=click.Choice(["none", "bark"]), default="none",
+                     show_default=True, help="Weigh the IS divergence per frequency bin: bark, by the Bark scale's "
+                     "density (each critical band alike, as the ear; not in the paper)."),
         click.option("--linear-skip", is_flag=True, help="Give the encoder's mean and the decoder's output a linear "
                      "path besides the tanh layer (not in the paper; the default model has it)."),
         click.option("--soft-threshold", is_flag=True, help="Pass the encoder's mean through a soft threshold "

@@ -7,7 +7,7 @@ from typing import Iterable, NamedTuple
 import torch
 from torch import nn
 
-from ..dsp.divergence import POWER_FLOOR, itakura_saito
+from ..dsp.divergence import POWER_FLOOR, bark_density_weights, itakura_saito
 from .descent import adam_descent
 from .config import ModelConfig
 
@@ -137,6 +137,9 @@ class SpectralVAE(nn.Module):
         if config.standardise_input:
             self.register_buffer("input_mean", torch.zeros(config.input_dim))
             self.register_buffer("input_std", torch.ones(config.input_dim))
+        # a function of the config, not saved with the weights; None: every bin alike
+        self.register_buffer("bin_weight", bark_density_weights(config.input_dim)
+                             if config.reconstruction_weight == "bark" else None, persistent=False)
 
     def _transform(self, power: torch.Tensor) -> torch.Tensor:
         if self.config.input_transform == "log":
@@ -202,8 +205,12 @@ class SpectralVAE(nn.Module):
         """Each frame's negative ELBO with the posterior mean decoded: the IS divergence of the decoded mean plus
         kl_weight x the KL (B,). What the refinement minimises frame by frame, and what an encoder trained with the
         "refinement" objective minimises on average."""
-        fit = itakura_saito(power, self.decode(self.to_latent(posterior.mu)))
+        fit = self.divergence(power, self.decode(self.to_latent(posterior.mu)))
         return fit + kl_weight * self.kl(posterior, power)
+
+    def divergence(self, power: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+        """The reconstruction term per frame (B,): the IS divergence, weighted per bin as the config says."""
+        return itakura_saito(power, log_variance, self.bin_weight)
 
     def reconstruct(self, power: torch.Tensor) -> torch.Tensor:
         """Variances sigma^2 (B, F) decoded from the posterior mean: the resynthesis path."""
@@ -225,11 +232,11 @@ class SpectralVAE(nn.Module):
         """Negative ELBO per frame (mean over the batch) with its named terms. kl_weight > 1 weighs the KL more (a
         beta-VAE's objective: for the SDM-VAE, whose KL is a sparsity penalty, sparser codes); mean_weight > 0 adds the
         IS divergence of the decoded posterior mean (what resynthesis decodes) with that weight (`mean_fit`)."""
-        recon = itakura_saito(power, result.log_variance).mean()
+        recon = self.divergence(power, result.log_variance).mean()
         kl = self.kl(result.posterior, power).mean()
         terms = {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl}
         if mean_weight:
-            terms["mean_fit"] = itakura_saito(power, self.decode(self.to_latent(result.posterior.mu))).mean()
+            terms["mean_fit"] = self.divergence(power, self.decode(self.to_latent(result.posterior.mu))).mean()
             terms["loss"] = terms["loss"] + mean_weight * terms["mean_fit"]
         return terms
 

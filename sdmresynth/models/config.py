@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 MODEL_TYPES = ("vae", "sdm-vae", "vsc")
 DICTIONARIES = ("identity", "dct", "learned")
 INPUT_TRANSFORMS = ("power", "log")
+RECONSTRUCTION_WEIGHTS = ("none", "bark")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ModelConfig:
     soft_threshold: bool = False  # the encoder's mean passes a soft threshold learned per atom: exact zeros
     dictionary: str = "dct"  # SDM-VAE only
     atoms: int = 64  # K, the size of the code w (SDM-VAE only)
+    reconstruction_weight: str = "none"  # "bark": the IS divergence weighted per bin by the Bark scale's density
     input_transform: str = "power"  # "power": |S|^2 as the paper; "log": log(|S|^2 + floor)
     standardise_input: bool = False  # per-bin mean/std of the (transformed) training input, kept in the model
     # VSC only (Tonolini et al. 2020; defaults from the authors' code, see models/vsc.py)
@@ -45,6 +47,8 @@ class ModelConfig:
             raise ValueError(f"unknown model type {self.model_type!r} ({', '.join(MODEL_TYPES)})")
         if self.dictionary not in DICTIONARIES:
             raise ValueError(f"unknown dictionary {self.dictionary!r} ({', '.join(DICTIONARIES)})")
+        if self.reconstruction_weight not in RECONSTRUCTION_WEIGHTS:
+            raise ValueError(f"unknown reconstruction weight {self.reconstruction_weight!r}")
         if self.input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"unknown input transform {self.input_transform!r}")
         if min(self.latent_dim, self.hidden_dim, self.input_dim, self.atoms, self.decoder_layers) < 1:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp.divergence import itakura_saito
 from .base import Encoder, ForwardResult, Noise, Posterior, SpectralVAE
 from .config import ModelConfig
 
@@ -142,7 +141,7 @@ class VSC(SpectralVAE):
             raise ValueError("mean_weight is for the VAE and SDM-VAE (a VSC code is gated)")
         if not self.config.pseudo_inputs:
             return super().loss(power, result, kl_weight)
-        recon = itakura_saito(power, result.log_variance).mean()
+        recon = self.divergence(power, result.log_variance).mean()
         kl, aggregate = (term.mean() for term in self._prior_terms(result.posterior, power))
         return {"loss": recon + kl_weight * (kl + aggregate), "recon": recon, "kl": kl, "kl_aggregate": aggregate}
 

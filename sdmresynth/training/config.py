@@ -52,9 +52,10 @@ def configs_from_settings(settings: dict[str, Any]) -> tuple[ModelConfig, TrainC
     sdm = model_type == "sdm-vae"
     c0, anneal = options.get("selector_anneal", (0.0, 0))
     warmup_start, warmup_end = options.get("slab_warmup", (10, 20))
-    model_fields = {k: options[k] for k in ("hidden_dim", "decoder_hidden_dim", "decoder_layers", "linear_skip",
-                                            "soft_threshold", "input_transform", "standardise_input", "alpha",
-                                            "pseudo_inputs", "selector_sharpness") if k in options}
+    model_fields = {k: options[k] for k in ("hidden_dim", "decoder_hidden_dim", "decoder_layers",
+                                            "reconstruction_weight", "linear_skip", "soft_threshold",
+                                            "input_transform", "standardise_input", "alpha", "pseudo_inputs",
+                                            "selector_sharpness") if k in options}
     try:
         model_config = ModelConfig(
             model_type=model_type, latent_dim=latent_dim, dictionary=options.get("dictionary", "dct") if sdm else

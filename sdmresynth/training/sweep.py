@@ -23,7 +23,6 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.optim.adam import adam
 
-from ..dsp.divergence import itakura_saito
 from ..errors import UserError
 from ..models import DrawnNoise, ModelConfig, Noise, SpectralVAE
 from ..models.checkpoint import Checkpoint
@@ -71,7 +70,7 @@ class Objective(nn.Module):
         loss = self.model.loss(power, result, kl_weight)["loss"]
         if self.with_mean:  # as SpectralVAE.loss adds it
             decoded = self.model.decode(self.model.to_latent(result.posterior.mu))
-            loss = loss + mean_weight * itakura_saito(power, decoded).mean()
+            loss = loss + mean_weight * self.model.divergence(power, decoded).mean()
         return loss
 
 

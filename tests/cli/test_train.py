@@ -130,13 +130,14 @@ def test_train_creates_the_folder_of_out_and_defaults_to_the_recipe(tmp_path):
     assert (saved.metadata["train_config"]["lr"], saved.metadata["train_config"]["grad_clip"]) == (1e-3, 2000.0)
 
 
-def test_train_with_a_wider_deeper_decoder_saves_it_in_the_checkpoint(tmp_path):
+def test_train_with_a_wider_deeper_decoder_and_a_weighted_divergence_saves_them_in_the_checkpoint(tmp_path):
     out = tmp_path / "m.pt"
     result = run("train", "--data", _corpus(tmp_path), "--out", out, *TINY, "--decoder-hidden-dim", "24",
-                 "--decoder-layers", "2", "--max-epochs", "1")
+                 "--decoder-layers", "2", "--reconstruction-weight", "bark", "--max-epochs", "1")
     assert result.exit_code == 0, result.output
     saved = load_checkpoint(out)
     assert (saved.config.hidden_dim, saved.config.decoder_width, saved.config.decoder_layers) == (16, 24, 2)
+    assert saved.config.reconstruction_weight == "bark" and "bin_weight" not in saved.state_dict
     assert saved.state_dict["decoder.deeper.0.weight"].shape == (24, 24)
 
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from sdmresynth.models import SDMVAE, VAE, ModelConfig, build_model
     ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, linear_skip=True, refine_steps=3),
     ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, decoder_hidden_dim=48, decoder_layers=3),
     ModelConfig(model_type="vae", latent_dim=16, hidden_dim=32, decoder_hidden_dim=48, decoder_layers=2),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, reconstruction_weight="bark"),
 ])
 def test_shapes_and_loss_terms(config):
     model = build_model(config)
@@ -102,6 +105,26 @@ def test_decoder_width_and_depth():
     for setting in ({"decoder_layers": 0}, {"decoder_hidden_dim": -1}):
         with pytest.raises(ValueError):
             ModelConfig(**setting)
+
+
+def test_bark_weighted_reconstruction():
+    """reconstruction_weight "bark" weighs each bin's IS term by the Bark scale's density (mean 1 over the bins,
+    falling with frequency): the loss's recon term is that weighted sum, and the weights are not saved."""
+    from sdmresynth.dsp.divergence import bark_density_weights
+
+    weights = bark_density_weights(513)
+    assert abs(weights.mean().item() - 1) < 1e-5
+    assert weights[32] > 2 * weights[128] > 4 * weights[512]  # 500 Hz, 2 kHz, 8 kHz
+    config = ModelConfig(latent_dim=8, atoms=16, hidden_dim=4)
+    plain, weighted = build_model(config), build_model(dataclasses.replace(config, reconstruction_weight="bark"))
+    weighted.load_state_dict(plain.state_dict())  # the same weights; the bin weights are no state
+    power, log_variance = torch.rand(3, 513) + 0.1, torch.randn(3, 513)
+    ratio = power / log_variance.exp()
+    terms = ratio - ratio.log() - 1
+    torch.testing.assert_close(plain.divergence(power, log_variance), terms.sum(-1))
+    torch.testing.assert_close(weighted.divergence(power, log_variance), (terms * weights).sum(-1))
+    with pytest.raises(ValueError, match="reconstruction weight"):
+        ModelConfig(reconstruction_weight="mel")
 
 
 def test_code_refinement_lowers_each_frames_negative_elbo_and_is_batch_independent():

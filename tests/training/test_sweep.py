@@ -33,7 +33,10 @@ def val_losses(state) -> np.ndarray:
 
 @pytest.mark.parametrize("model", [ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, dictionary="learned"),
                                    ModelConfig(model_type="vsc", latent_dim=8, hidden_dim=16, slab_warmup_start=1,
-                                               slab_warmup_end=2)], ids=["sdm-vae-learned", "vsc-warm-up"])
+                                               slab_warmup_end=2),
+                                   ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, decoder_layers=2,
+                                               reconstruction_weight="bark")],
+                         ids=["sdm-vae-learned", "vsc-warm-up", "deeper-decoder-bark"])
 def test_each_model_of_a_sweep_equals_its_own_run(tmp_path, frames, model):
     configs = [TrainConfig(max_epochs=4, lr=1e-3, grad_clip=50, seed=seed) for seed in (0, 1, 2)]
     states = train_sweep(model, configs, *frames, sweep_outputs(tmp_path / "m.pt", configs), CPU)
