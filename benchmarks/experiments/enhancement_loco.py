@@ -112,6 +112,14 @@ def _mean_by(rows: list[dict], key: str, metric: str = "si_sdr_gain") -> dict[st
 GAINS = ("si_sdr_gain", "pesq_wb_gain", "estoi_gain")
 
 
+def _mean_gains(rows: list[dict]) -> dict[str, float]:
+    return {m: float(np.mean([r[m] for r in rows])) for m in GAINS}
+
+
+def _gain_cells(gains: dict[str, float]) -> str:
+    return f"{gains['si_sdr_gain']:+.2f} | {gains['pesq_wb_gain']:+.3f} | {gains['estoi_gain']:+.3f} |"
+
+
 def leave_one_out(validation: list[dict], test: list[dict]) -> tuple[list[dict], list[dict], str]:
     """Per category: the setting chosen on the other categories' validation mixtures and its test gains; the test
     rows each enhanced with the setting chosen without its category; and the setting every category's validation
@@ -123,7 +131,7 @@ def leave_one_out(validation: list[dict], test: list[dict]) -> tuple[list[dict],
         scored = [r for r in test if r["category"] == category and r["setting"] == chosen]
         held_out += scored
         table.append({"category": category, "setting": chosen, "mixtures": len(scored),
-                      **{m: float(np.mean([r[m] for r in scored])) for m in GAINS}})
+                      **_mean_gains(scored)})
     overall = _mean_by(validation, "setting")
     return table, held_out, max(overall, key=overall.get)
 
@@ -131,18 +139,13 @@ def leave_one_out(validation: list[dict], test: list[dict]) -> tuple[list[dict],
 def markdown(table: list[dict], held_out: list[dict], shipped: str) -> list[str]:
     lines = ["| held-out category | setting chosen without it | mixtures | SI-SDR gain (dB) | PESQ-WB gain | "
              "ESTOI gain |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['category']} | `{r['setting']}` | {r['mixtures']} | {r['si_sdr_gain']:+.2f} | "
-              f"{r['pesq_wb_gain']:+.3f} | {r['estoi_gain']:+.3f} |" for r in table]
-    means = {m: np.mean([r[m] for r in table]) for m in GAINS}
-    lines += [f"| mean over categories | | | {means['si_sdr_gain']:+.2f} | {means['pesq_wb_gain']:+.3f} | "
-              f"{means['estoi_gain']:+.3f} |", "", "Each test mixture enhanced with the setting chosen without its "
+    lines += [f"| {r['category']} | `{r['setting']}` | {r['mixtures']} | {_gain_cells(r)}" for r in table]
+    lines += [f"| mean over categories | | | {_gain_cells(_mean_gains(table))}", "", "Each test mixture enhanced with the setting chosen without its "
               "category, by input SNR:", "", "| input SNR (dB) | mixtures | SI-SDR gain (dB) | PESQ-WB gain | "
               "ESTOI gain |", "| --- | --- | --- | --- | --- |"]
     for snr in sorted({r["snr"] for r in held_out}) + [None]:
         rows = [r for r in held_out if snr is None or r["snr"] == snr]
-        gains = {m: np.mean([r[m] for r in rows]) for m in GAINS}
-        lines.append(f"| {'all' if snr is None else f'{snr:+g}'} | {len(rows)} | {gains['si_sdr_gain']:+.2f} | "
-                     f"{gains['pesq_wb_gain']:+.3f} | {gains['estoi_gain']:+.3f} |")
+        lines.append(f"| {'all' if snr is None else f'{snr:+g}'} | {len(rows)} | {_gain_cells(_mean_gains(rows))}")
     return lines + ["", f"The setting every category's validation mixtures prefer: `{shipped}`"]
 
 

@@ -38,6 +38,9 @@ from sdmresynth.evaluation.score_log import read_scores
 SHOWN = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hoyer")
 
 
+SWEEP_NAME = re.compile(r"^(.+)-seed(\d+)$")  # a sweep's checkpoint: NAME-seedN
+
+
 @dataclass(frozen=True)
 class SeedSource:
     """Where a seed's checkpoints are: folder / f"{name}{suffix}.pt"."""
@@ -53,9 +56,6 @@ class SeedSource:
         ending = f"{self.suffix}.pt"
         return {p.name[: -len(ending)] for p in self.folder.glob(f"*{ending}")
                 if not p.name.endswith(".state.pt") and (self.suffix or not SWEEP_NAME.search(p.stem))}
-
-
-SWEEP_NAME = re.compile(r"^(.+)-seed(\d+)$")
 
 
 def seed_folders(given: list[str]) -> dict[int, SeedSource]:
