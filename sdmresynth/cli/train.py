@@ -65,6 +65,13 @@ def _model_options(command: click.Command) -> click.Command:
                      "path besides the tanh layer (not in the paper; the default model has it)."),
         click.option("--soft-threshold", is_flag=True, help="Pass the encoder's mean through a soft threshold "
                      "learned per code dimension, so that codes have exact zeros (not in the paper)."),
+        click.option("--inference-steps", type=click.IntRange(0), default=0, show_default=True,
+                     help="Learned inference steps after the encoder (iterative amortised inference, Marino et al. "
+                     "2018; not in the paper): each reads the gradient of the frame's objective (the decoded mean's "
+                     "divergence + --kl-weight x KL) and moves the code, at about four times a one-pass encoder's "
+                     "cost. Train them on a model with --init-from M --train-only inference --objective refinement."),
+        click.option("--inference-hidden-dim", type=click.IntRange(1), default=512, show_default=True,
+                     help="Width of the inference step's tanh layer."),
         click.option("--input-transform", type=click.Choice(["power", "log"]), help="Encoder input: the power "
                      "spectrogram (paper) or its log.  [default: log; power with --paper-protocol]"),
         click.option("--standardise-input/--no-standardise-input", default=None, help="Standardise each encoder "
@@ -112,18 +119,19 @@ def _protocol_options(command: click.Command) -> click.Command:
         click.option("--mean-weight", type=click.FloatRange(0), default=0.0, show_default=True,
                      help="Add the Itakura-Saito divergence of the decoded posterior mean (what resynthesis decodes) "
                      "to the loss with this weight (0: the ELBO alone)."),
-        click.option("--train-only", type=click.Choice(["encoder", "encoder-mean", "decoder"]), help="Train only "
-                     "the encoder's weights, or only those that make its mean (the decoder and dictionary, and with "
-                     "encoder-mean the variances, stay as --init-from has them): e.g. a sparser code for a fixed "
-                     "decoder with --kl-weight above 1; or only the decoder and a learned dictionary, for the codes "
-                     "the encoder gives (with --objective refinement: the decoding of the code resynthesis uses)."),
+        click.option("--train-only", type=click.Choice(["encoder", "encoder-mean", "decoder", "inference"]),
+                     help="Train only the encoder's weights, or only those that make its mean (the decoder and "
+                     "dictionary, and with encoder-mean the variances, stay as --init-from has them): e.g. a sparser "
+                     "code for a fixed decoder with --kl-weight above 1; or only the decoder and a learned "
+                     "dictionary, for the codes the encoder gives (with --objective refinement: the decoding of the "
+                     "code resynthesis uses); or only the learned inference steps."),
         click.option("--objective", type=click.Choice(["elbo", "refinement"]), default="elbo", show_default=True,
                      help="refinement: train on what the encode-time refinement minimises (the decoded mean's "
                      "divergence + --kl-weight x KL, no sample), e.g. to fold the refinement into a one-pass encoder "
                      "with --train-only encoder-mean."),
         click.option("--init-from", help="Start from this checkpoint's weights (a path or shipped name; same "
-                     "architecture; --soft-threshold may be added, a DCT dictionary made --dictionary learned): "
-                     "fine-tuning. Its input standardisation is kept."),
+                     "architecture; --soft-threshold or --inference-steps may be added, a DCT dictionary made "
+                     "--dictionary learned): fine-tuning. Its input standardisation is kept."),
     ]
     return _applied(options, command)
 

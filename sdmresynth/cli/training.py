@@ -57,7 +57,7 @@ class Plan:
         configs, outs = [train_config], [options["out"]]
         if options.get("seeds"):
             configs = [replace(train_config, seed=seed) for seed in options["seeds"]]
-            check_sweep(configs)
+            check_sweep(configs, model_config)
             outs = sweep_outputs(options["out"], configs) if options["out"] else [None] * len(configs)
         return cls(model_config, configs, outs, files, sources, cache_dir, options["device"], options["threads"],
                    options["resume"], options["overwrite"])

@@ -9,6 +9,7 @@ from torch import nn
 
 from ..dsp.divergence import POWER_FLOOR, bark_density_weights, itakura_saito
 from .descent import adam_descent
+from .iterative import InferenceStep
 from .config import ModelConfig
 
 
@@ -137,6 +138,8 @@ class SpectralVAE(nn.Module):
         if config.standardise_input:
             self.register_buffer("input_mean", torch.zeros(config.input_dim))
             self.register_buffer("input_std", torch.ones(config.input_dim))
+        self.inference_step = (InferenceStep(config.input_dim, config.code_dim, config.inference_hidden_dim)
+                               if config.inference_steps else None)
         # a function of the config, not saved with the weights; None: every bin alike
         self.register_buffer("bin_weight", bark_density_weights(config.input_dim)
                              if config.reconstruction_weight == "bark" else None, persistent=False)
@@ -174,6 +177,27 @@ class SpectralVAE(nn.Module):
         """q(code | x) for power frames (B, F)."""
         return self.encoder(self.prepare_input(power))
 
+    def infer(self, power: torch.Tensor) -> Posterior:
+        """q(code | x) as the model infers it: the encoder's posterior, its mean moved by config.inference_steps
+        learned steps (the same InferenceStep each time) when the model has them."""
+        posterior = self.encode(power)
+        if self.inference_step is None:
+            return posterior
+        x, mu = self.prepare_input(power), posterior.mu
+        for _ in range(self.config.inference_steps):
+            mu = self.inference_step(x, mu, self.objective_gradient(power, Posterior(mu, posterior.log_var)))
+        return posterior._replace(mu=mu)
+
+    def objective_gradient(self, power: torch.Tensor, posterior: Posterior) -> torch.Tensor:
+        """The gradient of each frame's refinement objective (mean_objective, KL weighted by refine_kl_weight) with
+        respect to the posterior mean, as an input: no gradient flows back through it (B, K)."""
+        mu = posterior.mu.detach().requires_grad_(True)
+        with torch.enable_grad():
+            objective = self.mean_objective(power, Posterior(mu, posterior.log_var.detach()),
+                                            self.config.refine_kl_weight)
+            (gradient,) = torch.autograd.grad(objective.sum(), mu)
+        return gradient
+
     def to_latent(self, code: torch.Tensor) -> torch.Tensor:
         """Map a code (B, K) to the decoder's latent z (B, L)."""
         return code
@@ -183,9 +207,9 @@ class SpectralVAE(nn.Module):
         return self.decoder(z)
 
     def codes(self, power: torch.Tensor) -> torch.Tensor:
-        """Posterior mean of the interpretable code (B, K): w for SDM-VAE, z for VAE; refined per frame when the
-        config asks for it (refine_steps)."""
-        posterior = self.encode(power)
+        """Posterior mean of the interpretable code (B, K): w for SDM-VAE, z for VAE; after the learned inference
+        steps where the model has them, refined per frame when the config asks for it (refine_steps)."""
+        posterior = self.infer(power)
         return self.refine(power, posterior) if self.config.refine_steps else posterior.mu
 
     def refine(self, power: torch.Tensor, posterior: Posterior) -> torch.Tensor:
@@ -218,7 +242,7 @@ class SpectralVAE(nn.Module):
 
     def forward(self, power: torch.Tensor, noise: Noise | None = None) -> ForwardResult:
         """One reparameterised sample through the model."""
-        posterior = self.encode(power)
+        posterior = self.infer(power)
         code = posterior.mu + torch.exp(0.5 * posterior.log_var) * (noise or Noise()).normal(posterior.mu)
         z = self.to_latent(code)
         return ForwardResult(posterior, z, self.decode(z))

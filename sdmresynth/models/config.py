@@ -36,11 +36,16 @@ class ModelConfig:
     pseudo_sharpness: float = 10.0  # nu: sharpening of the pseudo-inputs' spike probabilities
     slab_warmup_start: int = 10  # epochs with the spikes only, before the slab is phased in
     slab_warmup_end: int = 20  # epoch from which the slab is fully used
+    # Iterative amortised inference (VAE and SDM-VAE): learned steps after the encoder, each reading the gradient of
+    # the refinement's objective (models/iterative.py); trained, unlike the refinement, and saved with the weights.
+    inference_steps: int = 0
+    inference_hidden_dim: int = 512
     # Encoding (VAE and SDM-VAE): refine the encoder's posterior mean of each frame by this many Adam steps on the
     # frame's negative ELBO (0: the encoder's output as is). Inference only: training never uses it.
     refine_steps: int = 0
     refine_lr: float = 0.02
-    refine_kl_weight: float = 1.0  # > 1 trades fidelity for sparsity (the SDM-VAE's KL is a sparsity penalty)
+    refine_kl_weight: float = 1.0  # > 1 trades fidelity for sparsity (the SDM-VAE's KL is a sparsity penalty); the
+    # objective's KL weight for the inference steps' gradient too
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -65,8 +70,10 @@ class ModelConfig:
             raise ValueError("refine_steps must not be negative, refine_lr and refine_kl_weight must be positive")
         if (self.linear_skip or self.soft_threshold) and self.model_type == "vsc":
             raise ValueError("linear_skip and soft_threshold are for the VAE and SDM-VAE")
-        if self.refine_steps and self.model_type == "vsc":
-            raise ValueError("code refinement is for the VAE and SDM-VAE (a VSC code is gated)")
+        if self.inference_steps < 0 or self.inference_hidden_dim < 1:
+            raise ValueError("inference_steps must not be negative and inference_hidden_dim must be positive")
+        if (self.refine_steps or self.inference_steps) and self.model_type == "vsc":
+            raise ValueError("code refinement and inference steps are for the VAE and SDM-VAE (a VSC code is gated)")
         if self.model_type == "sdm-vae" and self.dictionary == "identity" and self.atoms != self.latent_dim:
             raise ValueError("an identity dictionary needs atoms == latent_dim")
 

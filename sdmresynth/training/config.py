@@ -55,7 +55,10 @@ def configs_from_settings(settings: dict[str, Any]) -> tuple[ModelConfig, TrainC
     model_fields = {k: options[k] for k in ("hidden_dim", "decoder_hidden_dim", "decoder_layers",
                                             "reconstruction_weight", "linear_skip", "soft_threshold",
                                             "input_transform", "standardise_input", "alpha", "pseudo_inputs",
-                                            "selector_sharpness") if k in options}
+                                            "selector_sharpness", "inference_steps", "inference_hidden_dim")
+                    if k in options}
+    if options.get("inference_steps"):  # the steps read the gradient of the objective they are trained on
+        model_fields["refine_kl_weight"] = options.get("kl_weight", 1.0)
     try:
         model_config = ModelConfig(
             model_type=model_type, latent_dim=latent_dim, dictionary=options.get("dictionary", "dct") if sdm else

@@ -25,9 +25,9 @@ VAL_BATCH = 8192
 
 
 # What train_only may name: the weights that alone train (the encoder; or its mean's, the variances kept; or the
-# decoder and a learned dictionary, for codes the encoder keeps as they are).
+# decoder and a learned dictionary, for codes the encoder keeps as they are; or the learned inference steps).
 TRAINABLE_PARTS = {"encoder": ("encoder.",), "encoder-mean": ("encoder.mu.", "encoder.skip.", "encoder.threshold"),
-                   "decoder": ("decoder.", "dictionary")}
+                   "decoder": ("decoder.", "dictionary"), "inference": ("inference_step.",)}
 
 
 def make_optimizer(model: SpectralVAE, lr: float) -> torch.optim.Adam:
@@ -53,7 +53,7 @@ def training_loss(model: SpectralVAE, batch: torch.Tensor, noise: Noise, config:
     """The mean loss of a batch under config.objective: the (weighted) negative ELBO of one sample, or the refinement's
     objective (the decoded mean's divergence + kl_weight x KL; no sample)."""
     if config.objective == "refinement":
-        return model.mean_objective(batch, model.encode(batch), config.kl_weight).mean()
+        return model.mean_objective(batch, model.infer(batch), config.kl_weight).mean()
     return model.loss(batch, (network or model)(batch, noise), config.kl_weight, config.mean_weight)["loss"]
 
 

@@ -18,7 +18,8 @@ from .config import OBJECTIVES, TrainConfig
 # them.
 RESUMABLE_CHANGES = {"max_epochs", "lr_decays"}
 # Settings a fine-tuned model may have that its starting checkpoint has not (their weights start fresh).
-FINE_TUNING_CHANGES = {"soft_threshold", "refine_steps", "refine_lr", "refine_kl_weight"}
+FINE_TUNING_CHANGES = {"soft_threshold", "refine_steps", "refine_lr", "refine_kl_weight", "inference_steps",
+                       "inference_hidden_dim"}
 
 
 @dataclass
@@ -114,8 +115,9 @@ def check_run(out: Path, model_config: ModelConfig, config: TrainConfig, resume:
 
 
 def load_initial_weights(model: SpectralVAE, name_or_path: str) -> None:
-    """Start `model` from a checkpoint's weights: the same architecture, where a soft threshold may be added (its
-    threshold starting near 0), a DCT dictionary may become learnable and the encode-time refinement may differ."""
+    """Start `model` from a checkpoint's weights: the same architecture, where a soft threshold or learned inference
+    steps may be added (starting as if absent), a DCT dictionary may become learnable and the encode-time refinement
+    may differ."""
     _, path = resolve_model(name_or_path)
     checkpoint = load_checkpoint(path)
     wanted, saved = model.config.to_dict(), checkpoint.config.to_dict()
@@ -125,6 +127,7 @@ def load_initial_weights(model: SpectralVAE, name_or_path: str) -> None:
     if differing:
         raise UserError(f"{path}: cannot start from it, its model differs ({'; '.join(differing)})")
     missing, unexpected = model.load_state_dict(checkpoint.state_dict, strict=False)
-    stray = [k for k in missing if not k.endswith("threshold")] + list(unexpected)
+    stray = [k for k in missing if not k.endswith("threshold") and not k.startswith("inference_step.")]
+    stray += list(unexpected)
     if stray:
         raise UserError(f"{path}: its weights do not fit this model ({', '.join(stray)})")

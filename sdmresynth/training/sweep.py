@@ -45,8 +45,12 @@ def sweep_outputs(out: Path, configs: list[TrainConfig]) -> list[Path]:
                           + out.suffix) for c in configs]
 
 
-def check_sweep(configs: list[TrainConfig]) -> None:
-    """Refuse a sweep whose models differ in more than PER_MODEL, or that names one model twice."""
+def check_sweep(configs: list[TrainConfig], model_config: ModelConfig) -> None:
+    """Refuse a sweep whose models differ in more than PER_MODEL, that names one model twice, or that it cannot
+    batch."""
+    if model_config.inference_steps:  # their gradient input is autograd inside the forward, which vmap cannot batch
+        raise UserError("a sweep trains models without learned inference steps (train those one run at a time)",
+                        parameters=("seeds",))
     shared = [replace(c, **{name: getattr(configs[0], name) for name in PER_MODEL}) for c in configs]
     if any(c != shared[0] for c in shared):
         raise UserError(f"the models of a sweep may differ only in {', '.join(PER_MODEL)}")
@@ -184,7 +188,7 @@ def train_sweep(model_config: ModelConfig, configs: list[TrainConfig], train_fra
     after every epoch to its `outs` path's state file and its best weights to that path at its end, as a single run
     would. resume: continue each saved run (True, or the states check_run returned: None for a model to start).
     on_epoch(model index, report). Returns each model's final state."""
-    check_sweep(configs)
+    check_sweep(configs, model_config)
     if len(train_frames) == 0 or len(val_frames) == 0:
         raise UserError("no training or validation frames (are the files silent or unreadable?)")
     saved = resume if isinstance(resume, list) else [check_run(o, model_config, c, bool(resume), overwrite)

@@ -141,6 +141,25 @@ def test_train_with_a_wider_deeper_decoder_and_a_weighted_divergence_saves_them_
     assert saved.state_dict["decoder.deeper.0.weight"].shape == (24, 24)
 
 
+def test_inference_steps_trained_on_a_model_are_saved_with_it_and_encode(tmp_path):
+    """The README's recipe for learned inference steps, at toy size: fine-tune a model's steps alone; the checkpoint
+    has them and the KL weight their gradient reads, and encodes a file; a sweep refuses them."""
+    first, stepped = tmp_path / "first.pt", tmp_path / "stepped.pt"
+    assert run("train", "--data", _corpus(tmp_path), "--out", first, *TINY, "--max-epochs", "1").exit_code == 0
+    options = [*TINY, "--inference-steps", "1", "--inference-hidden-dim", "8", "--kl-weight", "1.5", "--max-epochs",
+               "1", "--init-from", first, "--train-only", "inference", "--objective", "refinement"]
+    result = run("train", "--data", tmp_path / "corpus", "--out", stepped, *options)
+    assert result.exit_code == 0, result.output
+    saved = load_checkpoint(stepped)
+    assert (saved.config.inference_steps, saved.config.refine_kl_weight, saved.config.refine_steps) == (1, 1.5, 0)
+    assert saved.state_dict["inference_step.hidden.weight"].shape == (8, 513 + 2 * 16 + 1)
+    result = run("encode", SPEECH, "-o", tmp_path / "codes.npz", "--model", stepped)
+    assert result.exit_code == 0, result.output
+    sweep = ["train", "--data", tmp_path / "corpus", "--out", tmp_path / "s.pt", *TINY, "--inference-steps", "1",
+             "--seeds", "0,1", "--max-epochs", "1"]
+    assert_clean_failure(run(*sweep), "a sweep trains models without learned inference steps")
+
+
 def test_train_with_a_folder_for_out_says_what_out_is(tmp_path):
     assert_clean_failure(run("train", "--data", _corpus(tmp_path), "--out", tmp_path, *TINY, "--max-epochs", "1"),
                          "is a folder; name the checkpoint file to write")

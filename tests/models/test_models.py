@@ -16,6 +16,8 @@ from sdmresynth.models import SDMVAE, VAE, ModelConfig, build_model
     ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, decoder_hidden_dim=48, decoder_layers=3),
     ModelConfig(model_type="vae", latent_dim=16, hidden_dim=32, decoder_hidden_dim=48, decoder_layers=2),
     ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, reconstruction_weight="bark"),
+    ModelConfig(model_type="sdm-vae", latent_dim=16, atoms=64, hidden_dim=32, inference_steps=2,
+                inference_hidden_dim=24),
 ])
 def test_shapes_and_loss_terms(config):
     model = build_model(config)
@@ -231,3 +233,30 @@ def test_a_soft_threshold_gives_exact_zeros_and_starts_near_the_plain_mean():
     assert (codes == 0).float().mean() >= 0.4
     kept = codes != 0
     torch.testing.assert_close(codes[kept].abs(), before[kept].abs() - float(before.abs().median()))
+
+
+def test_untrained_inference_steps_keep_the_encoders_mean_and_trained_ones_read_the_objectives_gradient():
+    """A learned step starts as the identity (the encoder's mean unchanged); once it has weights its update depends on
+    the gradient of the frame's objective, which it reads as an input (no gradient flows back through it, and
+    encoding leaves the model's gradients alone)."""
+    torch.manual_seed(0)
+    config = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, input_transform="log", inference_steps=2,
+                         refine_kl_weight=1.5)
+    model = build_model(config)
+    power = torch.rand(20, 513) + 0.1
+    torch.testing.assert_close(model.codes(power), model.encode(power).mu)
+    for weight in model.inference_step.parameters():
+        torch.nn.init.normal_(weight, std=0.05)
+    moved = model.infer(power).mu
+    assert not torch.allclose(moved, model.encode(power).mu)
+    gradient = model.objective_gradient(power, model.encode(power))
+    from sdmresynth.models.base import Posterior
+
+    mu = model.encode(power).mu.detach().requires_grad_(True)
+    objective = model.mean_objective(power, Posterior(mu, model.encode(power).log_var.detach()), 1.5).sum()
+    torch.testing.assert_close(gradient, torch.autograd.grad(objective, mu)[0])
+    torch.testing.assert_close(torch.cat([model.codes(power[:7]), model.codes(power[7:])]), model.codes(power))
+    assert all(p.grad is None for p in model.parameters())
+    for wrong in (dict(inference_steps=-1), dict(inference_hidden_dim=0), dict(model_type="vsc", inference_steps=1)):
+        with pytest.raises(ValueError, match="inference"):
+            ModelConfig(**wrong)

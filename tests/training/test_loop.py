@@ -302,3 +302,24 @@ def test_the_refinement_objective_trains_the_mean_alone_towards_what_refinement_
         objective = model.mean_objective(power, model.encode(power), 1.5).mean().item()
     assert objective == pytest.approx(state.history[-1]["val_loss"], rel=1e-5)
     assert state.history[-1]["val_loss"] < state.history[0]["val_loss"]
+
+
+def test_inference_steps_added_to_a_trained_model_train_alone_and_lower_the_refinement_objective(tmp_path, frames):
+    """--init-from a model without learned inference steps, --inference-steps 1 --train-only inference --objective
+    refinement: the steps start as the identity (the first validation loss is the encoder's), only they train, and
+    the objective falls."""
+    first = tmp_path / "first.pt"
+    train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3), *frames, first, torch.device("cpu"))
+    start = load_checkpoint(first).state_dict
+    stepped = replace(CONFIG, inference_steps=1, inference_hidden_dim=32, refine_kl_weight=1.5)
+    config = TrainConfig(max_epochs=3, lr=1e-3, init_from=str(first), train_only="inference",
+                         objective="refinement", kl_weight=1.5)
+    model, state = train_model(stepped, config, *frames, tmp_path / "stepped.pt", torch.device("cpu"))
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in start.items())
+    plain = build_model(CONFIG)
+    plain.load_state_dict(start)
+    power = torch.from_numpy(frames[1])
+    with torch.no_grad():
+        encoder_only = plain.mean_objective(power, plain.encode(power), 1.5).mean().item()
+    assert state.history[-1]["val_loss"] < encoder_only
+    assert load_checkpoint(tmp_path / "stepped.pt").config.inference_steps == 1
