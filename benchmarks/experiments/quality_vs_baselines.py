@@ -17,11 +17,13 @@ input. Encoding speed: frames per second of one thread, from the power spectrogr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import sys
 import time
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -46,17 +48,21 @@ _CODECS: dict = {}  # the baselines each worker has loaded
 
 def fit_baselines(quick: bool) -> Path:
     """Fit PCA and IS-NMF on the training frames and save them (an .npz the workers read) in the frame store's
-    folder, keyed by the training files and these settings, so that a second run reuses them; return its path."""
+    folder, keyed by the training files' contents and these settings, so that a second run reuses them (also after the
+    data is copied afresh, which changes the files' times and so the frame store's key); return its path."""
     from sdmresynth.evaluation.baselines import fit_pca
     from sdmresynth.io.corpus import read_list
     from sdmresynth.training.features import TRIM_TOP_DB
     from sdmresynth.training.framestore.store import default_cache_dir
     from sdmresynth.training.sets import load_frames
     from sdmresynth.dsp.stft import StftConfig
-    from sdmresynth.training.framestore.layout import store_key
+    from sdmresynth.models.checkpoint import file_sha256
 
     files = [f for lst in TRAIN_LISTS for f in read_list(lst)][: 6 if quick else None]
-    key = store_key(files, StftConfig(), TRIM_TOP_DB)[:16]
+    digest = hashlib.sha256(json.dumps({"stft": asdict(StftConfig()), "top_db": TRIM_TOP_DB}).encode())
+    for path in files:
+        digest.update(file_sha256(path).encode())
+    key = digest.hexdigest()[:16]
     path = default_cache_dir() / f"baselines-{key}-pca{'-'.join(map(str, PCA_SIZES))}-nmf{'-'.join(map(str, NMF_SIZES))}-tol{NMF_TOLERANCE:g}{'-quick' if quick else ''}.npz"
     if path.is_file():
         return path
