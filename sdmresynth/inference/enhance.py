@@ -109,9 +109,14 @@ def check_speech_prior(model: SpectralVAE, name: str = "this model") -> None:
         raise UserError(f"{name}: enhance needs a VAE or SDM-VAE speech prior, not VSC")
 
 
-def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceConfig = EnhanceConfig()) -> Enhanced:
-    """Enhance a noisy STFT (T, F) of a peak-normalised signal with model's speech prior (VAE or SDM-VAE)."""
+def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceConfig = EnhanceConfig(),
+                        start_codes: np.ndarray | None = None) -> Enhanced:
+    """Enhance a noisy STFT (T, F) of a peak-normalised signal with model's speech prior (VAE or SDM-VAE). The EM
+    starts from the encoder's means of the noisy frames, or from start_codes (T, K) where given (the encoder's
+    variances are kept either way): measured in docs/enhancement.md, where it starts decides much of the result."""
     check_speech_prior(model)
+    if start_codes is not None and start_codes.shape != (len(noisy), model.config.code_dim):
+        raise ValueError(f"start_codes must be ({len(noisy)}, {model.config.code_dim}), not {start_codes.shape}")
     device = next(model.parameters()).device
     x = torch.from_numpy(np.ascontiguousarray(noisy)).to(device)
     power = (x.real.pow(2) + x.imag.pow(2)).double() + POWER_FLOOR  # (T, F)
@@ -120,7 +125,7 @@ def enhance_spectrogram(model: SpectralVAE, noisy: np.ndarray, config: EnhanceCo
         return Enhanced(np.zeros_like(noisy), zeros, zeros, np.zeros((len(power), model.config.latent_dim)), [])
     prior = _SpeechPrior(model, power)
     w, h = _noise_start(power, config)
-    code = prior.start
+    code = prior.start if start_codes is None else torch.as_tensor(start_codes, dtype=prior.start.dtype, device=device)
     gain = torch.full((len(power), 1), config.speech_gain_init, dtype=torch.float64, device=device)
     with torch.no_grad():
         shape = prior.shape(code)
@@ -164,7 +169,7 @@ def _update_codes(prior: _SpeechPrior, code: torch.Tensor, shape: torch.Tensor, 
     def edges(candidate: torch.Tensor, around: torch.Tensor) -> torch.Tensor:
         """The temporal prior's terms of each frame of candidate with its neighbours in around: (T,)."""
         before = _edge_terms(candidate[1:], around[:-1], config.code_smoothness)
-        after = _edge_terms(candidate[:-1], around[1:], config.code_smoothness)
+        after = _edge_terms(around[1:], candidate[:-1], config.code_smoothness)
         return nn.functional.pad(before, (1, 0)) + nn.functional.pad(after, (0, 1))
 
     if config.code_steps == 0:
