@@ -2,8 +2,9 @@
 
 Each lever is a variant of the shipped setting (a speech prior and EnhanceConfig fields); every variant enhances the
 same mixtures (enhancement_loco's: the validation split x -5 / 0 / +5 dB, the eight noise categories in turn, babble
-included). A variant may also start the EM from the codes of the clean speech (`"start": "clean"`: a diagnostic of
-how much the start decides, not a method). The table shows each variant's gains per category and its mean gain over
+included). A variant may also start the EM a fraction of the way from the encoder's codes of the noisy frames to
+those of the clean speech (`"clean_start": 1.0`: all the way; a diagnostic of how much the start decides, not a
+method). The table shows each variant's gains per category and its mean gain over
 the shipped setting, paired over mixtures (+- 1.96 standard errors); a lever with a setting to choose is compared
 under the protocol by `enhancement_loco` once it wins here.
 
@@ -29,6 +30,7 @@ def score_variants(case: dict, variants: dict[str, dict]) -> list[dict]:
     """Every variant on one mixture: a row each with the gains over the noisy input."""
     import torch
 
+    from sdmresynth.dsp.divergence import POWER_FLOOR
     from sdmresynth.dsp.metrics import quality_metrics
     from sdmresynth.dsp.stft import istft, power_spectrogram, stft
     from sdmresynth.inference.enhance import EnhanceConfig, enhance_spectrogram
@@ -41,10 +43,12 @@ def score_variants(case: dict, variants: dict[str, dict]) -> list[dict]:
     for name, fields in variants.items():
         fields = dict(fields)
         model = cached_model(fields.pop("prior", ENHANCE_PRIOR)).model
-        start = None
-        if fields.pop("start", None) == "clean":  # a diagnostic, not a method: the codes of the clean speech
+        start, toward_clean = None, fields.pop("clean_start", 0.0)
+        if toward_clean:  # a diagnostic, not a method: the start moved toward the codes of the clean speech
             with torch.no_grad():
-                start = model.codes(torch.from_numpy(power_spectrogram(stft(speech)))).numpy()
+                noisy_codes, clean_codes = (model.codes(torch.from_numpy(power_spectrogram(s) + POWER_FLOOR))
+                                            for s in (spec, stft(speech)))
+            start = (noisy_codes + toward_clean * (clean_codes - noisy_codes)).numpy()
         estimate = enhance_spectrogram(model, spec, EnhanceConfig(**fields), start).speech
         scores = quality_metrics(speech, istft(estimate, len(noisy)))
         rows.append(case | {"variant": name} | {f"{m}_gain": scores[m] - reference[m]
@@ -99,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", nargs=2, action="append", default=[], metavar=("NAME", "FIELDS"),
                         help="a variant: its name and a JSON object of EnhanceConfig fields, \"prior\" and "
-                        "\"start\": \"clean\"")
+                        "\"clean_start\" (0-1)")
     parser.add_argument("--every", type=int, default=1, help="use every N-th file of the validation split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
