@@ -4,9 +4,9 @@ Each lever is a variant of the shipped setting (a speech prior and EnhanceConfig
 same mixtures (enhancement_loco's: the validation split x -5 / 0 / +5 dB, the eight noise categories in turn, babble
 included). A variant may also start the EM a fraction of the way from the encoder's codes of the noisy frames to
 those of the clean speech (`"clean_start": 1.0`: all the way; a diagnostic of how much the start decides, not a
-method). The table shows each variant's gains per category and its mean gain over
-the shipped setting, paired over mixtures (+- 1.96 standard errors); a lever with a setting to choose is compared
-under the protocol by `enhancement_loco` once it wins here.
+method). The table shows each variant's gains per category and its mean gain over the shipped setting, paired over
+mixtures (+- 1.96 standard errors); a lever with a setting to choose is compared under the protocol by
+`enhancement_loco` once it wins here.
 
     python -m benchmarks.experiments.enhancement_levers --variant smoother '{"code_smoothness": 8}' [--rows F]
 """
