@@ -18,8 +18,8 @@
 # (one process, the models as one computation: $RUNS/NAME-seedN.pt each). LR_DECAYS=N adds the learning-rate schedule
 # (--lr-decays N; Table 1 over seeds trains every row with LR_DECAYS=2).
 # THREADS=N (default 1) gives a run N CPU threads; a sweep then runs as min(N, seeds) processes (README, Sweeps).
-# It trains with the code of this clone (python -m sdmresynth.cli, no install of the package needed; PYTHON=... picks
-# the interpreter), whatever `sdmresynth` on the PATH may be.
+# It trains with the code of this clone (python -m sdmresynth.cli; the package's dependencies must be installed, the
+# package itself need not be; PYTHON=... picks the interpreter), whatever `sdmresynth` on the PATH may be.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLITS=${SPLITS:-../shared/data/splits}
@@ -59,6 +59,6 @@ for name in "$@"; do
   [ -f "$first.state.pt" ] && resume="--resume"
   [ -z "$resume" ] && [ -f "$first.pt" ] && { echo "$first.pt exists, skipping"; continue; }
   # shellcheck disable=SC2086
-  "${PYTHON:-python}" -m sdmresynth.cli train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" --out "$RUNS/$name.pt" \
-    $RECIPE $SCHEDULE --threads "${THREADS:-1}" $seeds $opts $resume >> "$RUNS/$name.log" 2>&1
+  "${PYTHON:-python}" -m sdmresynth.cli train --train "$SPLITS/train.txt" --val "$SPLITS/val.txt" \
+    --out "$RUNS/$name.pt" $RECIPE $SCHEDULE --threads "${THREADS:-1}" $seeds $opts $resume >> "$RUNS/$name.log" 2>&1
 done
