@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..common import machine
-from .enhancement_loco import VAL_LIST, _key, cases, noisy_mixture
+from .enhancement_loco import VAL_LIST, _key, cases, gains, noisy_mixture
 
 SHIPPED = "shipped"
 
@@ -50,9 +50,7 @@ def score_variants(case: dict, variants: dict[str, dict]) -> list[dict]:
                                             for s in (spec, stft(speech)))
             start = (noisy_codes + toward_clean * (clean_codes - noisy_codes)).numpy()
         estimate = enhance_spectrogram(model, spec, EnhanceConfig(**fields), start).speech
-        scores = quality_metrics(speech, istft(estimate, len(noisy)))
-        rows.append(case | {"variant": name} | {f"{m}_gain": scores[m] - reference[m]
-                                                for m in ("si_sdr", "pesq_wb", "estoi")})
+        rows.append(case | {"variant": name} | gains(speech, istft(estimate, len(noisy)), reference))
     return rows
 
 

@@ -95,11 +95,19 @@ def score_case(case: dict, grid: dict) -> list[dict]:
         result = enhance_spectrogram(cached_model(prior).model, spec, config)
         wiener = result.speech_variance / (result.speech_variance + result.noise_variance)
         for exponent in grid["wiener_exponent"]:
-            scores = quality_metrics(speech, istft(wiener**exponent * spec, len(noisy)))
             setting = {"prior": prior, "noise_rank": rank, "code_smoothness": smoothness, "wiener_exponent": exponent}
-            rows.append(case | {"setting": json.dumps(setting)} | {f"{m}_gain": scores[m] - reference[m]
-                                                                    for m in ("si_sdr", "pesq_wb", "estoi")})
+            rows.append(case | {"setting": json.dumps(setting)}
+                        | gains(speech, istft(wiener**exponent * spec, len(noisy)), reference))
     return rows
+
+
+def gains(speech: np.ndarray, enhanced: np.ndarray, reference: dict[str, float]) -> dict[str, float]:
+    """The enhanced signal's gains over the noisy input (reference: the noisy input's quality_metrics), as the
+    rows keep them: si_sdr_gain, pesq_wb_gain, estoi_gain."""
+    from sdmresynth.dsp.metrics import quality_metrics
+
+    scores = quality_metrics(speech, enhanced)
+    return {f"{m}_gain": scores[m] - reference[m] for m in ("si_sdr", "pesq_wb", "estoi")}
 
 
 def _mean_by(rows: list[dict], key: str, metric: str = "si_sdr_gain") -> dict[str, float]:
