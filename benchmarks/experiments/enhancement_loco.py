@@ -4,9 +4,10 @@ The categories are those of ../shared/data/noise plus babble (3-5 talkers of the
 validation or test speaker, summed at equal level). Each (file, SNR) pair of the validation and the test split gets a
 category in turn and a seeded segment of one of its recordings. For each category c, the setting (speech prior and EM
 settings, from a grid) with the best mean SI-SDR gain on the validation mixtures of the *other* categories enhances
-the test mixtures of c: the test table never benefits from tuning on the noise it is scored on. The setting that
-the validation mixtures of every category prefer is the one to ship. The Wiener exponent acts after the EM, so each
-EM runs once per (prior, rank, temporal prior) and serves every exponent.
+the test mixtures of c: the test table never benefits from tuning on the noise it is scored on, and a test mixture
+is enhanced only with the setting chosen without its category. The setting that the validation mixtures of every
+category prefer is the one to ship. The Wiener exponent acts after the EM, so each EM runs once per (prior, rank,
+temporal prior) and serves every exponent.
 
     python -m benchmarks.experiments.enhancement_loco [--every N] [--val-every N] [--quick] [--json] [--rows F]
 """
@@ -128,14 +129,28 @@ def _gain_cells(gains: dict[str, float]) -> str:
     return f"{gains['si_sdr_gain']:+.2f} | {gains['pesq_wb_gain']:+.3f} | {gains['estoi_gain']:+.3f} |"
 
 
+def choices(validation: list[dict], held: list[str]) -> dict[str, str]:
+    """For each held-out category, the setting with the best mean SI-SDR gain on the other categories' validation
+    mixtures."""
+    chosen = {}
+    for category in held:
+        scores = _mean_by([r for r in validation if r["category"] != category], "setting")
+        chosen[category] = max(scores, key=scores.get)
+    return chosen
+
+
+def narrowed(grid: dict, setting: str) -> dict:
+    """The grid cut to one setting's EM (prior, rank, temporal prior), every exponent kept: they come free."""
+    fields = json.loads(setting)
+    return {name: values if name == "wiener_exponent" else (fields[name],) for name, values in grid.items()}
+
+
 def leave_one_out(validation: list[dict], test: list[dict]) -> tuple[list[dict], list[dict], str]:
     """Per category: the setting chosen on the other categories' validation mixtures and its test gains; the test
     rows each enhanced with the setting chosen without its category; and the setting every category's validation
     mixtures prefer (the one to ship)."""
     table, held_out = [], []
-    for category in sorted({r["category"] for r in test}):
-        scores = _mean_by([r for r in validation if r["category"] != category], "setting")
-        chosen = max(scores, key=scores.get)
+    for category, chosen in choices(validation, sorted({r["category"] for r in test})).items():
         scored = [r for r in test if r["category"] == category and r["setting"] == chosen]
         held_out += scored
         table.append({"category": category, "setting": chosen, "mixtures": len(scored),
@@ -161,8 +176,9 @@ def _key(case: dict) -> str:
     return f"{case['file']}|{case['snr']}|{case['category']}"
 
 
-def _scored(split: str, mixtures: list[dict], grid: dict, kept: Path | None, workers: int) -> list[dict]:
-    """The rows of every mixture of a split: those `kept` holds already, and the others scored now (and kept)."""
+def _scored(split: str, mixtures: list[dict], grids: list[dict], kept: Path | None, workers: int) -> list[dict]:
+    """The rows of every mixture of a split (each with its grid): those `kept` holds already, and the others scored
+    now (and kept)."""
     from sdmresynth.workers import worker_pool
 
     done: dict[str, list[dict]] = {}
@@ -171,9 +187,9 @@ def _scored(split: str, mixtures: list[dict], grid: dict, kept: Path | None, wor
             entry = json.loads(line)
             if entry["split"] == split:
                 done[entry["key"]] = entry["rows"]
-    todo = [m for m in mixtures if _key(m) not in done]
+    todo = [(m, g) for m, g in zip(mixtures, grids) if _key(m) not in done]
     with worker_pool(workers) as pool:
-        for case, result in zip(todo, pool.map(score_case, todo, [grid] * len(todo))):
+        for (case, _), result in zip(todo, pool.map(score_case, *zip(*todo))):
             done[_key(case)] = result
             if kept:
                 with open(kept, "a") as handle:
@@ -196,8 +212,11 @@ def main() -> None:
     every = {"val": args.val_every or args.every, "test": args.every}
     splits = {name: cases(path, every[name], args.seed, args.quick) for name, path in (("val", VAL_LIST),
                                                                                         ("test", TEST_LIST))}
-    rows = {name: _scored(name, mixtures, grid, args.rows, args.workers) for name, mixtures in splits.items()}
-    table, held_out, shipped = leave_one_out(rows["val"], rows["test"])
+    validation = _scored("val", splits["val"], [grid] * len(splits["val"]), args.rows, args.workers)
+    chosen = choices(validation, sorted({m["category"] for m in splits["test"]}))
+    test = _scored("test", splits["test"], [narrowed(grid, chosen[m["category"]]) for m in splits["test"]], args.rows,
+                   args.workers)
+    table, held_out, shipped = leave_one_out(validation, test)
     if args.json:
         print(json.dumps({"benchmark": "enhancement_loco", "machine": machine(), "rows": table, "shipped": shipped}))
     else:
