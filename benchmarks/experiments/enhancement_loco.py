@@ -91,13 +91,12 @@ def score_case(case: dict, grid: dict) -> list[dict]:
     speech, noisy = noisy_mixture(case)
     reference = quality_metrics(speech, noisy)
     spec, rows = stft(noisy), []
-    for prior, rank, smoothness in itertools.product(grid["prior"], grid["noise_rank"], grid["code_smoothness"]):
+    for prior, rank, smoothness in _em_settings(grid):
         config = EnhanceConfig(noise_rank=rank, code_smoothness=smoothness, wiener_exponent=1.0)
         result = enhance_spectrogram(cached_model(prior).model, spec, config)
         wiener = result.speech_variance / (result.speech_variance + result.noise_variance)
         for exponent in grid["wiener_exponent"]:
-            setting = {"prior": prior, "noise_rank": rank, "code_smoothness": smoothness, "wiener_exponent": exponent}
-            rows.append(case | {"setting": json.dumps(setting)}
+            rows.append(case | {"setting": _setting(prior, rank, smoothness, exponent)}
                         | gains(speech, istft(wiener**exponent * spec, len(noisy)), reference))
     return rows
 
@@ -176,25 +175,50 @@ def _key(case: dict) -> str:
     return f"{case['file']}|{case['snr']}|{case['category']}"
 
 
+def _em_settings(grid: dict) -> list[tuple]:
+    """What each EM of the grid runs with: (prior, noise rank, temporal prior); the exponents act after it."""
+    return list(itertools.product(grid["prior"], grid["noise_rank"], grid["code_smoothness"]))
+
+
+def _ems(grid: dict) -> list[dict]:
+    """The grid as one single-EM grid per EM setting, every exponent in each."""
+    return [{"prior": (prior,), "noise_rank": (rank,), "code_smoothness": (smoothness,),
+             "wiener_exponent": grid["wiener_exponent"]} for prior, rank, smoothness in _em_settings(grid)]
+
+
+def _setting(prior: str, rank: int, smoothness: float, exponent: float) -> str:
+    """A setting as the rows name it."""
+    return json.dumps({"prior": prior, "noise_rank": rank, "code_smoothness": smoothness, "wiener_exponent": exponent})
+
+
+def _settings(grid: dict) -> list[str]:
+    """The settings of a grid, as the rows name them."""
+    return [_setting(*em, exponent) for em in _em_settings(grid) for exponent in grid["wiener_exponent"]]
+
+
 def _scored(split: str, mixtures: list[dict], grids: list[dict], kept: Path | None, workers: int) -> list[dict]:
-    """The rows of every mixture of a split (each with its grid): those `kept` holds already, and the others scored
-    now (and kept)."""
+    """The rows of every mixture of a split, each for the settings of its grid: those `kept` holds already, and the
+    others scored now (and kept). A grid that grows (another prior, say) costs only the EMs the kept rows lack."""
     from sdmresynth.workers import worker_pool
 
-    done: dict[str, list[dict]] = {}
+    done: dict[str, dict[str, dict]] = {}  # mixture -> setting -> row
     if kept and kept.is_file():
         for line in kept.read_text().splitlines():
             entry = json.loads(line)
             if entry["split"] == split:
-                done[entry["key"]] = entry["rows"]
-    todo = [(m, g) for m, g in zip(mixtures, grids) if _key(m) not in done]
+                done.setdefault(entry["key"], {}).update({row["setting"]: row for row in entry["rows"]})
+    todo = []  # (mixture, grid): a new mixture's whole grid as one job, else the EMs it lacks
+    for mixture, grid in zip(mixtures, grids):
+        have = done.get(_key(mixture), {})
+        missing = [em for em in _ems(grid) if any(s not in have for s in _settings(em))]
+        todo += [(mixture, grid)] if have == {} and missing else [(mixture, em) for em in missing]
     with worker_pool(workers) as pool:
         for (case, _), result in zip(todo, pool.map(score_case, *zip(*todo))):
-            done[_key(case)] = result
+            done.setdefault(_key(case), {}).update({row["setting"]: row for row in result})
             if kept:
                 with open(kept, "a") as handle:
                     handle.write(json.dumps({"split": split, "key": _key(case), "rows": result}) + "\n")
-    return [r for m in mixtures for r in done[_key(m)]]
+    return [done[_key(m)][s] for m, grid in zip(mixtures, grids) for s in _settings(grid)]
 
 
 def main() -> None:
@@ -206,7 +230,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 files a split, a grid of two: for CI")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rows", type=Path, help="keep every mixture's rows in this JSON-lines file as they come; a "
-                        "rerun with it scores only the mixtures it lacks")
+                        "rerun with it scores only what it lacks (new mixtures, or the settings a grown GRID adds)")
     args = parser.parse_args()
     grid = GRID if not args.quick else {k: v[:1] for k, v in GRID.items()} | {"wiener_exponent": (1.0, 1.5)}
     every = {"val": args.val_every or args.every, "test": args.every}
