@@ -141,18 +141,19 @@ def choices(validation: list[dict], held: list[str]) -> dict[str, str]:
 def narrowed(grid: dict, setting: str) -> dict:
     """The grid cut to one setting's EM (prior, rank, temporal prior), every exponent kept: they come free."""
     fields = json.loads(setting)
-    return {name: values if name == "wiener_exponent" else (fields[name],) for name, values in grid.items()}
+    return _one_em(grid, fields["prior"], fields["noise_rank"], fields["code_smoothness"])
 
 
-def leave_one_out(validation: list[dict], test: list[dict]) -> tuple[list[dict], list[dict], str]:
-    """Per category: the setting chosen on the other categories' validation mixtures and its test gains; the test
-    rows each enhanced with the setting chosen without its category; and the setting every category's validation
-    mixtures prefer (the one to ship)."""
+def leave_one_out(validation: list[dict], test: list[dict],
+                  chosen: dict[str, str]) -> tuple[list[dict], list[dict], str]:
+    """Per category: the setting chosen without it (`choices`) and its test gains; the test rows each enhanced with
+    the setting chosen without its category; and the setting every category's validation mixtures prefer (the one
+    to ship)."""
     table, held_out = [], []
-    for category, chosen in choices(validation, sorted({r["category"] for r in test})).items():
-        scored = [r for r in test if r["category"] == category and r["setting"] == chosen]
+    for category, setting in chosen.items():
+        scored = [r for r in test if r["category"] == category and r["setting"] == setting]
         held_out += scored
-        table.append({"category": category, "setting": chosen, "mixtures": len(scored),
+        table.append({"category": category, "setting": setting, "mixtures": len(scored),
                       **_mean_gains(scored)})
     overall = _mean_by(validation, "setting")
     return table, held_out, max(overall, key=overall.get)
@@ -180,10 +181,15 @@ def _em_settings(grid: dict) -> list[tuple]:
     return list(itertools.product(grid["prior"], grid["noise_rank"], grid["code_smoothness"]))
 
 
+def _one_em(grid: dict, prior: str, rank: int, smoothness: float) -> dict:
+    """The grid of one EM setting, with every exponent of `grid`."""
+    return {"prior": (prior,), "noise_rank": (rank,), "code_smoothness": (smoothness,),
+            "wiener_exponent": grid["wiener_exponent"]}
+
+
 def _ems(grid: dict) -> list[dict]:
     """The grid as one single-EM grid per EM setting, every exponent in each."""
-    return [{"prior": (prior,), "noise_rank": (rank,), "code_smoothness": (smoothness,),
-             "wiener_exponent": grid["wiener_exponent"]} for prior, rank, smoothness in _em_settings(grid)]
+    return [_one_em(grid, *em) for em in _em_settings(grid)]
 
 
 def _setting(prior: str, rank: int, smoothness: float, exponent: float) -> str:
@@ -211,7 +217,7 @@ def _scored(split: str, mixtures: list[dict], grids: list[dict], kept: Path | No
     for mixture, grid in zip(mixtures, grids):
         have = done.get(_key(mixture), {})
         missing = [em for em in _ems(grid) if any(s not in have for s in _settings(em))]
-        todo += [(mixture, grid)] if have == {} and missing else [(mixture, em) for em in missing]
+        todo += [(mixture, grid)] if not have else [(mixture, em) for em in missing]
     with worker_pool(workers) as pool:
         for (case, _), result in zip(todo, pool.map(score_case, *zip(*todo))):
             done.setdefault(_key(case), {}).update({row["setting"]: row for row in result})
@@ -240,7 +246,7 @@ def main() -> None:
     chosen = choices(validation, sorted({m["category"] for m in splits["test"]}))
     test = _scored("test", splits["test"], [narrowed(grid, chosen[m["category"]]) for m in splits["test"]], args.rows,
                    args.workers)
-    table, held_out, shipped = leave_one_out(validation, test)
+    table, held_out, shipped = leave_one_out(validation, test, chosen)
     if args.json:
         print(json.dumps({"benchmark": "enhancement_loco", "machine": machine(), "rows": table, "shipped": shipped}))
     else:
