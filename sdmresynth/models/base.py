@@ -53,6 +53,10 @@ class Noise:
         """U(0, 1) draws shaped like `like` (B, K)."""
         return self._draw(torch.rand, like)
 
+    def draws(self, kinds: tuple[str, ...], like: torch.Tensor) -> list[torch.Tensor]:
+        """The draws a forward pass would ask for (a model's NOISE_DRAWS, in order), made now for a DrawnNoise."""
+        return [getattr(self, kind)(like) for kind in kinds]
+
 
 class DrawnNoise(Noise):
     """Draws made beforehand, handed out in the order a forward pass asks for them (what a batched computation over

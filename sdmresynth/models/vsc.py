@@ -34,9 +34,10 @@ class SpikeSlabEncoder(Encoder):
 
 
 def kl_bernoulli(p: torch.Tensor, q: torch.Tensor | float) -> torch.Tensor:
-    """KL(Bernoulli(p) || Bernoulli(q)), elementwise."""
+    """KL(Bernoulli(p) || Bernoulli(q)), elementwise (a number q filled in on p's device, not copied there, so that a
+    CUDA graph may record it)."""
     p = p.clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
-    q = torch.as_tensor(q, dtype=p.dtype, device=p.device).clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    q = (q if isinstance(q, torch.Tensor) else torch.full_like(p, q)).clamp(PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     return p * (p.log() - q.log()) + (1 - p) * ((1 - p).log() - (1 - q).log())
 
 

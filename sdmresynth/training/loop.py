@@ -14,10 +14,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import UserError
-from ..models import ModelConfig, Noise, SpectralVAE, build_model
+from ..models import DrawnNoise, ModelConfig, Noise, SpectralVAE, build_model
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from . import distributed
 from .config import LR_DECAY, TrainConfig
+from .graphs import StepGraph, use_graphs
 from .minibatches import STANDARDISE_CHUNK, batches, chunks, resident
 from .state import EpochReport, TrainState, check_run, load_initial_weights, state_path
 
@@ -35,9 +36,18 @@ def make_optimizer(model: SpectralVAE, lr: float) -> torch.optim.Adam:
     faster steps on a CPU)."""
     params = [p for p in model.parameters() if p.requires_grad]
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        optimizer = torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr)
+        optimizer = torch.optim.Adam(params, lr=lr)
+    return capturable(optimizer)
+
+
+def capturable(optimizer: torch.optim.Adam) -> torch.optim.Adam:
+    """On a GPU, with the fused kernel, the Adam a CUDA graph may record (graphs.py; the same arithmetic): also after
+    loading a state saved by another device's run, whose settings come with it."""
+    for group in optimizer.param_groups:
+        group["capturable"] = bool(group.get("fused")) and group["params"][0].is_cuda
+    return optimizer
 
 
 def freeze_all_but(model: SpectralVAE, part: str) -> None:
@@ -115,6 +125,7 @@ def start_run(model_config: ModelConfig, config: TrainConfig, train_frames: np.n
     if saved is not None:
         model.load_state_dict(saved.state_dict)
         run.optimizer.load_state_dict(saved.extra["optimizer"])
+        capturable(run.optimizer)
         run.best_weights = saved.extra["best_weights"]
         run.shuffle.set_state(saved.extra["shuffle_rng"])
         _restore_noise(run.noise, saved.extra["noise_rng"], config.seed, saved.extra["state"]["epoch"])
@@ -148,17 +159,17 @@ def usable_frames(frames: int, config: TrainConfig, shard: distributed.Shard) ->
     return frames - (frames % config.batch_size) % shard.world
 
 
-def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray,
-                on_step: Callable[[int, int], None] | None = None) -> float:
-    """One pass over the shuffled training frames; the mean training loss per frame (summed over processes)."""
+def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray | torch.Tensor,
+                on_step: Callable[[int, int], None] | None = None, graphs: bool | None = None) -> float:
+    """One pass over the shuffled training frames; the mean training loss per frame (summed over processes). graphs:
+    replay the full batches' steps from a CUDA graph (graphs.py; None: where use_graphs says so)."""
     usable = usable_frames(len(frames), config, run.shard)
     steps = -(-usable // config.batch_size)
     run.model.start_epoch(run.state.epoch)
     order = torch.randperm(len(frames), generator=run.shuffle)[:usable].numpy()
     total = torch.zeros((), dtype=torch.float64, device=run.device)  # on the device: no host sync per step
-    for step, batch in enumerate(batches(frames, order, config.batch_size, run.shard.rank, run.shard.world,
-                                         run.device)):
-        noise = Noise(run.noise, run.shard.rank, run.shard.world)
+
+    def step(batch: torch.Tensor, noise: Noise) -> None:
         loss = training_loss(run.model, batch, noise, config, run.network)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DistributedDataParallel averages the gradients of the processes' equal shares
@@ -166,9 +177,20 @@ def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray,
             torch.nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], config.grad_clip)
         run.optimizer.step()
         run.model.after_step()
-        total += loss.detach().double() * len(batch)
+        total.add_(loss.detach().double() * len(batch))
+
+    graphed = (StepGraph(lambda batch, *draws: step(batch, DrawnNoise(list(draws))))  # (the refinement draws none)
+               if config.objective == "elbo" and use_graphs(graphs, run.device, run.shard, [run.optimizer]) else None)
+    like = torch.empty(config.batch_size // run.shard.world, run.model.config.code_dim, device=run.device)
+    for number, batch in enumerate(batches(frames, order, config.batch_size, run.shard.rank, run.shard.world,
+                                           run.device)):
+        noise = Noise(run.noise, run.shard.rank, run.shard.world)
+        if graphed is not None and len(batch) == len(like):
+            graphed(batch, *noise.draws(run.model.NOISE_DRAWS, like))
+        else:
+            step(batch, noise)
         if on_step:
-            on_step(step + 1, steps)
+            on_step(number + 1, steps)
     return distributed.total(total.item(), run.shard, run.device) / usable
 
 

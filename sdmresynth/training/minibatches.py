@@ -31,11 +31,11 @@ def resident(frames: np.ndarray, device: torch.device, force: bool = False) -> n
     return torch.cat([chunk for chunk in chunks(frames, STANDARDISE_CHUNK, device)])
 
 
-def gather(frames: np.ndarray | torch.Tensor, rows: np.ndarray, pin: bool = False) -> torch.Tensor:
-    """frames[rows] (len(rows), F) as a tensor: one gather from memory, from the page cache of a mapping, or (frames
-    held on a device) on the device."""
+def gather(frames: np.ndarray | torch.Tensor, rows: np.ndarray | torch.Tensor, pin: bool = False) -> torch.Tensor:
+    """frames[rows] (rows' shape, then F) as a tensor: one gather from memory, from the page cache of a mapping, or
+    (frames held on a device, `rows` best there too) on the device."""
     if isinstance(frames, torch.Tensor):
-        return frames.index_select(0, torch.from_numpy(rows).to(frames.device))
+        return frames[torch.as_tensor(rows, device=frames.device)]
     batch = torch.from_numpy(np.take(frames, rows, axis=0))
     return batch.pin_memory() if pin else batch
 
@@ -43,8 +43,12 @@ def gather(frames: np.ndarray | torch.Tensor, rows: np.ndarray, pin: bool = Fals
 def batches(frames: np.ndarray | torch.Tensor, order: np.ndarray, batch_size: int, rank: int, world: int,
             device: torch.device) -> Iterator[torch.Tensor]:
     """Rows rank, rank + world, ... of each global batch of `order`, on device (prefetched there on a GPU, or gathered
-    there when the frames are resident)."""
-    slices = (order[start : start + batch_size][rank::world] for start in range(0, len(order), batch_size))
+    there when the frames are resident). `order` (N,) gives batches (B, F); the orders of several models (M, N) give
+    their batches stacked (M, B, F)."""
+    if isinstance(frames, torch.Tensor):  # the whole order goes to the device once, not a batch's rows each step
+        order = torch.from_numpy(order).to(frames.device)
+    slices = (order[..., start : start + batch_size][..., rank::world] for start in range(0, order.shape[-1],
+                                                                                         batch_size))
     if device.type != "cuda" or isinstance(frames, torch.Tensor):
         for rows in slices:
             yield gather(frames, rows).to(device)

@@ -28,8 +28,9 @@ from ..models import DrawnNoise, ModelConfig, Noise, SpectralVAE
 from ..models.checkpoint import Checkpoint
 from . import distributed
 from .config import TrainConfig
+from .graphs import StepGraph, use_graphs
 from .loop import Run, end_epoch, finish_run, save_state, start_run, usable_frames, validation_loss
-from .minibatches import gather, resident
+from .minibatches import batches, resident
 from .state import EpochReport, TrainState, check_run
 
 # The settings that may differ between the models of a sweep: they keep the tensor shapes (and the batches' count).
@@ -78,15 +79,6 @@ class Objective(nn.Module):
         return loss
 
 
-def _draws(runs: list[Run], model: SpectralVAE, rows: int, device: torch.device) -> list[torch.Tensor]:
-    """Each model's noise for a batch of `rows` (its own generator, the kinds and order its forward asks for), stacked:
-    one (M, rows, code_dim) tensor per kind."""
-    like = torch.empty(rows, model.config.code_dim, device=device)
-    per_model = [[getattr(Noise(r.noise, r.shard.rank, r.shard.world), kind)(like) for kind in model.NOISE_DRAWS]
-                 for r in runs]
-    return [torch.stack(kind) for kind in zip(*per_model)]
-
-
 def _clip_each(weights: list[list[torch.Tensor]], max_norm: float) -> None:
     """Clip each model's gradient to a global norm of max_norm, as clip_grad_norm_ does, with one norm computation
     for all of them."""
@@ -103,8 +95,8 @@ def _adam_steps(runs: list[Run]) -> None:
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         group = run.optimizer.param_groups[0]
-        groups.setdefault((group["lr"], group["fused"], group["foreach"]), []).append(run)
-    for (lr, fused, foreach), members in groups.items():
+        groups.setdefault((group["lr"], group["fused"], group["foreach"], group["capturable"]), []).append(run)
+    for (lr, fused, foreach, capturable), members in groups.items():
         tensors = {key: [] for key in ("params", "grads", "exp_avg", "exp_avg_sq", "step")}
         for run in members:
             for param in (p for p in run.model.parameters() if p.requires_grad):
@@ -119,22 +111,23 @@ def _adam_steps(runs: list[Run]) -> None:
         with torch.no_grad():
             adam(tensors["params"], tensors["grads"], tensors["exp_avg"], tensors["exp_avg_sq"], [], tensors["step"],
                  amsgrad=False, has_complex=False, beta1=BETAS[0], beta2=BETAS[1], lr=lr, weight_decay=0.0, eps=EPS,
-                 maximize=False, foreach=foreach, capturable=False, differentiable=False, fused=fused)
+                 maximize=False, foreach=foreach, capturable=capturable, differentiable=False, fused=fused)
     for run in runs:
         run.model.after_step()
 
 
-def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np.ndarray,
-                         on_step: Callable[[int, int], None] | None = None) -> list[float]:
+def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np.ndarray | torch.Tensor,
+                         on_step: Callable[[int, int], None] | None = None, graphs: bool | None = None) -> list[float]:
     """One epoch of every run, the forward and backward passes of all of them as one computation; each run's mean
     training loss per frame. Each step stacks the models' weights (M, ...), so that one vectorised pass serves them
-    all and the gradients land in each model's own weights, which its own optimiser then moves, as in its own run."""
+    all and the gradients land in each model's own weights, which its own optimiser then moves, as in its own run.
+    graphs: replay the full batches' steps from a CUDA graph (graphs.py; None: where use_graphs says so)."""
     shard, device, config = runs[0].shard, runs[0].device, configs[0]
     usable = usable_frames(len(frames), config, shard)
     steps = -(-usable // config.batch_size)
     for run in runs:
         run.model.start_epoch(run.state.epoch)
-    orders = [torch.randperm(len(frames), generator=r.shuffle)[:usable].numpy() for r in runs]
+    orders = np.stack([torch.randperm(len(frames), generator=r.shuffle)[:usable].numpy() for r in runs])
     names = [name for name, _ in runs[0].model.named_parameters()]
     weights = [list(r.model.parameters()) for r in runs]
     buffers = {n: torch.stack([dict(r.model.named_buffers())[n] for r in runs]) for n, _ in
@@ -149,22 +142,28 @@ def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np
 
     batched = vmap(loss)
     totals = torch.zeros(len(runs), dtype=torch.float64, device=device)
-    for step in range(steps):
-        rows = [order[step * config.batch_size:(step + 1) * config.batch_size][shard.rank::shard.world]
-                for order in orders]
-        power = torch.stack([gather(frames, r) for r in rows]).to(device)  # (M, B, F)
+
+    def step(power: torch.Tensor, *draws: torch.Tensor) -> None:  # power (M, B, F), each draw (M, B, code_dim)
         params = {n: torch.stack([w[i] for w in weights]) for i, n in enumerate(names)}  # (M, ...)
         for run in runs:
             run.optimizer.zero_grad(set_to_none=True)
-        losses = batched(params, buffers, power, *factors, *_draws(runs, runs[0].model, len(rows[0]), device))
+        losses = batched(params, buffers, power, *factors, *draws)
         losses.sum().backward()  # each model's loss depends on its weights alone: its own gradient
         distributed.average([p.grad for w in weights for p in w if p.grad is not None], shard)
         if config.grad_clip:
             _clip_each(weights, config.grad_clip)
         _adam_steps(runs)
-        totals += losses.detach().double() * len(rows[0])
+        totals.add_(losses.detach().double() * power.shape[1])
+
+    graphed = StepGraph(step) if use_graphs(graphs, device, shard, [r.optimizer for r in runs]) else None
+    like = torch.empty(config.batch_size // shard.world, runs[0].model.config.code_dim, device=device)
+    for number, power in enumerate(batches(frames, orders, config.batch_size, shard.rank, shard.world, device)):
+        rows = power.shape[1]
+        per_run = [Noise(r.noise, r.shard.rank, r.shard.world).draws(r.model.NOISE_DRAWS, like[:rows]) for r in runs]
+        draws = [torch.stack(kind) for kind in zip(*per_run)]  # each model's noise, as its own run draws it
+        (graphed if graphed is not None and rows == len(like) else step)(power, *draws)
         if on_step:
-            on_step(step + 1, steps)
+            on_step(number + 1, steps)
     return [distributed.total(float(t), shard, device) / usable for t in totals]
 
 
