@@ -9,7 +9,8 @@ Either seed 0 is the shipped models (pretrained/NAME.pt) and other seeds come fr
 or every seed comes from one sweep per row (RUNS/NAME-seedN.pt), all trained alike:
 
     SEEDS=0,1,2 LR_DECAYS=2 RUNS=runs/table1 pretrained/train_zoo.sh vae-l16 sdm-vae-dct-l16-k64 ...
-    python -m benchmarks.experiments.seeds --sweep runs/table1 [--workers N] [--doc docs/seeds.md]
+    python -m benchmarks.experiments.seeds --sweep runs/table1 [--workers N] [--doc docs/seeds.md] \
+        [--results docs/results.md]
 
 Only models with a checkpoint for every seed are compared. Per-file scores go to --csv-dir (seed-N.csv), so an
 interrupted run resumes where it stopped.
@@ -30,7 +31,7 @@ from ..common import ROOT, TEST_LIST, machine
 
 from sdmresynth.io.atomic import write_atomically
 from sdmresynth.dsp.metrics import METRIC_NAMES
-from sdmresynth.evaluation.report import claims, paper_row, table_order
+from sdmresynth.evaluation.report import claims, paper_row, table_order, write_keeping_discussion
 from sdmresynth.evaluation.scores import ModelSummary, summarise
 from sdmresynth.evaluation.scoring import check_models
 from sdmresynth.evaluation.score_log import read_scores
@@ -106,7 +107,7 @@ def verdicts(lines: list[str]) -> list[bool | None]:
 
 
 def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes: dict, list_file: Path,
-         origin: str) -> str:
+         origin: str, title: str = "Table 1 over seeds") -> str:
     """The markdown page: the table over seeds, then each claim with the seeds it holds in."""
     seeds = list(per_seed)
     rows = ["| model | L | K | " + " | ".join(f"`{m}` mean (min-max)" for m in SHOWN) + " | `pesq_wb` by seed | "
@@ -132,7 +133,7 @@ def page(per_seed: dict[int, dict[str, ModelSummary]], names: list[str], shapes:
         checked.append(line if None in held else f"{line} Per seed: holds in {sum(held)} of {len(seeds)}.")
     files = min(per_seed[s][n].files for s in seeds for n in names)
     return "\n".join([
-        "# Table 1 over seeds",
+        f"# {title}",
         "",
         f"Made by `python -m benchmarks.experiments.seeds` on {date.today().isoformat()} ({machine()}): seeds "
         f"{', '.join(map(str, seeds))} of the zoo's recipe ({origin}), "
@@ -160,6 +161,8 @@ def main() -> None:
     parser.add_argument("--csv-dir", type=Path, default=Path("seed-scores"), help="per-file scores, per seed")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--doc", type=Path, help="write the page here (else print it)")
+    parser.add_argument("--results", type=Path, metavar="PAGE", help="also write the table and the claims on the "
+                        "seed means into this results page (docs/results.md), keeping its discussion")
     args = parser.parse_args()
     if args.sweep and args.seed:
         sys.exit("--sweep and --seed: give one or the other")
@@ -186,6 +189,10 @@ def main() -> None:
         write_atomically(args.doc, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
     else:
         print(text)
+    if args.results:
+        title = "Results: Table 1 on our data, over seeds"
+        lines = page(per_seed, names, shapes, args.list, origin, title).splitlines()
+        write_keeping_discussion(args.results, [*lines, ""])
 
 
 if __name__ == "__main__":
