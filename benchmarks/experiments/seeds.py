@@ -9,8 +9,9 @@ Either seed 0 is the shipped models (pretrained/NAME.pt) and other seeds come fr
 or every seed comes from one sweep per row (RUNS/NAME-seedN.pt), all trained alike:
 
     SEEDS=0,1,2 LR_DECAYS=2 RUNS=runs/table1 pretrained/train_zoo.sh vae-l16 sdm-vae-dct-l16-k64 ...
-    python -m benchmarks.experiments.seeds --sweep runs/table1 [--workers N] [--doc docs/seeds.md] \
-        [--results docs/results.md]
+    python -m benchmarks.experiments.seeds --sweep runs/table1 [--workers N] [--doc docs/seeds.md]
+
+(--results docs/results.md also writes the table and the claims on the seed means into the results page.)
 
 Only models with a checkpoint for every seed are compared. Per-file scores go to --csv-dir (seed-N.csv), so an
 interrupted run resumes where it stopped.
