@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.adam import adam
 
 from ..errors import UserError
 from ..models import DrawnNoise, ModelConfig, Noise, SpectralVAE, build_model
@@ -23,6 +24,7 @@ from .minibatches import STANDARDISE_CHUNK, batches, chunks, resident
 from .state import EpochReport, TrainState, check_run, load_initial_weights, state_path
 
 VAL_BATCH = 8192
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which make_optimizer's Adam has
 
 
 # What train_only may name: the weights that alone train (the encoder; or its mean's, the variances kept; or the
@@ -36,18 +38,9 @@ def make_optimizer(model: SpectralVAE, lr: float) -> torch.optim.Adam:
     faster steps on a CPU)."""
     params = [p for p in model.parameters() if p.requires_grad]
     try:
-        optimizer = torch.optim.Adam(params, lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
-        optimizer = torch.optim.Adam(params, lr=lr)
-    return capturable(optimizer)
-
-
-def capturable(optimizer: torch.optim.Adam) -> torch.optim.Adam:
-    """On a GPU, with the fused kernel, the Adam a CUDA graph may record (graphs.py; the same arithmetic): also after
-    loading a state saved by another device's run, whose settings come with it."""
-    for group in optimizer.param_groups:
-        group["capturable"] = bool(group.get("fused")) and group["params"][0].is_cuda
-    return optimizer
+        return torch.optim.Adam(params, lr=lr)
 
 
 def freeze_all_but(model: SpectralVAE, part: str) -> None:
@@ -95,6 +88,35 @@ class Run:
         self.state.bad_epochs = 0
 
 
+def adam_steps(runs: list[Run]) -> None:
+    """Each run's optimiser step (torch's Adam, state and all), as one call for the runs that share a learning rate
+    and settings (its fused kernel then updates them together), else run by run; then each model's constraint. Called
+    as a function, not as Adam.step, so that a CUDA graph may record it (the fused kernel reads its step count from
+    the device)."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        group = run.optimizer.param_groups[0]
+        groups.setdefault((group["lr"], group["fused"], group["foreach"]), []).append(run)
+    for (lr, fused, foreach), members in groups.items():
+        tensors = {key: [] for key in ("params", "grads", "exp_avg", "exp_avg_sq", "step")}
+        for run in members:
+            for param in (p for p in run.model.parameters() if p.requires_grad):
+                state = run.optimizer.state[param]
+                if not state:  # initialised as Adam initialises it
+                    state["step"] = (torch.zeros((), dtype=torch.float32, device=param.device) if fused
+                                     else torch.tensor(0.0))
+                    state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(param), torch.zeros_like(param)
+                for key, value in (("params", param), ("grads", param.grad), ("exp_avg", state["exp_avg"]),
+                                   ("exp_avg_sq", state["exp_avg_sq"]), ("step", state["step"])):
+                    tensors[key].append(value)
+        with torch.no_grad():
+            adam(tensors["params"], tensors["grads"], tensors["exp_avg"], tensors["exp_avg_sq"], [], tensors["step"],
+                 amsgrad=False, has_complex=False, beta1=BETAS[0], beta2=BETAS[1], lr=lr, weight_decay=0.0, eps=EPS,
+                 maximize=False, foreach=foreach, capturable=False, differentiable=False, fused=fused)
+    for run in runs:
+        run.model.after_step()
+
+
 def _restore_noise(noise: torch.Generator, saved: torch.Tensor, seed: int, epoch: int) -> None:
     """Continue the saved noise stream; a state from another device type (a run moved between CPU and GPU, whose
     generators differ) cannot be, so the stream restarts from the seed and the epoch: such a resume is not exact."""
@@ -125,7 +147,6 @@ def start_run(model_config: ModelConfig, config: TrainConfig, train_frames: np.n
     if saved is not None:
         model.load_state_dict(saved.state_dict)
         run.optimizer.load_state_dict(saved.extra["optimizer"])
-        capturable(run.optimizer)
         run.best_weights = saved.extra["best_weights"]
         run.shuffle.set_state(saved.extra["shuffle_rng"])
         _restore_noise(run.noise, saved.extra["noise_rng"], config.seed, saved.extra["state"]["epoch"])
@@ -175,8 +196,7 @@ def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray | torch.Tensor
         loss.backward()  # DistributedDataParallel averages the gradients of the processes' equal shares
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], config.grad_clip)
-        run.optimizer.step()
-        run.model.after_step()
+        adam_steps([run])
         total.add_(loss.detach().double() * len(batch))
 
     graphed = (StepGraph(lambda batch, *draws: step(batch, DrawnNoise(list(draws))))  # (the refinement draws none)

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
-from torch.optim.adam import adam
 
 from ..errors import UserError
 from ..models import DrawnNoise, ModelConfig, Noise, SpectralVAE
@@ -29,13 +28,13 @@ from ..models.checkpoint import Checkpoint
 from . import distributed
 from .config import TrainConfig
 from .graphs import StepGraph, use_graphs
-from .loop import Run, end_epoch, finish_run, save_state, start_run, usable_frames, validation_loss
+from .loop import (Run, adam_steps, end_epoch, finish_run, save_state, start_run, usable_frames,
+                   validation_loss)
 from .minibatches import batches, resident
 from .state import EpochReport, TrainState, check_run
 
 # The settings that may differ between the models of a sweep: they keep the tensor shapes (and the batches' count).
 PER_MODEL = ("seed", "lr", "kl_weight", "mean_weight")
-BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which make_optimizer's Adam has
 
 
 def sweep_outputs(out: Path, configs: list[TrainConfig]) -> list[Path]:
@@ -89,33 +88,6 @@ def _clip_each(weights: list[list[torch.Tensor]], max_norm: float) -> None:
         torch._foreach_mul_(model, factor)
 
 
-def _adam_steps(runs: list[Run]) -> None:
-    """Each run's optimiser step (torch's Adam, state and all), as one call for the runs that share a learning rate
-    and settings (its fused kernel then updates them together), else run by run."""
-    groups: dict[tuple, list[Run]] = {}
-    for run in runs:
-        group = run.optimizer.param_groups[0]
-        groups.setdefault((group["lr"], group["fused"], group["foreach"], group["capturable"]), []).append(run)
-    for (lr, fused, foreach, capturable), members in groups.items():
-        tensors = {key: [] for key in ("params", "grads", "exp_avg", "exp_avg_sq", "step")}
-        for run in members:
-            for param in (p for p in run.model.parameters() if p.requires_grad):
-                state = run.optimizer.state[param]
-                if not state:  # initialised as Adam initialises it
-                    state["step"] = (torch.zeros((), dtype=torch.float32, device=param.device) if fused
-                                     else torch.tensor(0.0))
-                    state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(param), torch.zeros_like(param)
-                for key, value in (("params", param), ("grads", param.grad), ("exp_avg", state["exp_avg"]),
-                                   ("exp_avg_sq", state["exp_avg_sq"]), ("step", state["step"])):
-                    tensors[key].append(value)
-        with torch.no_grad():
-            adam(tensors["params"], tensors["grads"], tensors["exp_avg"], tensors["exp_avg_sq"], [], tensors["step"],
-                 amsgrad=False, has_complex=False, beta1=BETAS[0], beta2=BETAS[1], lr=lr, weight_decay=0.0, eps=EPS,
-                 maximize=False, foreach=foreach, capturable=capturable, differentiable=False, fused=fused)
-    for run in runs:
-        run.model.after_step()
-
-
 def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np.ndarray | torch.Tensor,
                          on_step: Callable[[int, int], None] | None = None, graphs: bool | None = None) -> list[float]:
     """One epoch of every run, the forward and backward passes of all of them as one computation; each run's mean
@@ -152,7 +124,7 @@ def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np
         distributed.average([p.grad for w in weights for p in w if p.grad is not None], shard)
         if config.grad_clip:
             _clip_each(weights, config.grad_clip)
-        _adam_steps(runs)
+        adam_steps(runs)
         totals.add_(losses.detach().double() * power.shape[1])
 
     graphed = StepGraph(step) if use_graphs(graphs, device, shard, [r.optimizer for r in runs]) else None

@@ -175,15 +175,14 @@ def test_gradient_clipping_bounds_every_step_gradient(tmp_path, frames, monkeypa
     import sdmresynth.training.loop as loop
 
     norms: list[float] = []
-    original = loop.make_optimizer
+    original = loop.adam_steps
 
-    def recording(model, lr):  # the gradient norm each optimiser step sees, after any clipping
-        optimizer = original(model, lr)
-        optimizer.register_step_pre_hook(lambda *_: norms.append(float(torch.norm(torch.stack(
-            [p.grad.norm() for p in model.parameters() if p.grad is not None])))))
-        return optimizer
+    def recording(runs):  # the gradient norm each optimiser step sees, after any clipping
+        norms.append(float(torch.norm(torch.stack([p.grad.norm() for p in runs[0].model.parameters()
+                                                   if p.grad is not None]))))
+        original(runs)
 
-    monkeypatch.setattr(loop, "make_optimizer", recording)
+    monkeypatch.setattr(loop, "adam_steps", recording)
     train_model(CONFIG, TrainConfig(max_epochs=2, lr=1e-3), *frames, tmp_path / "free.pt", torch.device("cpu"))
     assert max(norms) > 10, "the test needs gradients that clipping at 1 changes"
     norms.clear()
