@@ -3,6 +3,7 @@
 # write its model card (what it is and the recipe, below) and index entry.
 #
 #   pretrained/publish_zoo.sh NAME [NAME ...]
+#   RUNS=runs/table1 pretrained/publish_zoo.sh NAME ...   # a row trained as a sweep: its best-validation seed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -41,10 +42,31 @@ elsewhere." ;;
   esac
 }
 
+# A sweep's row (RUNS/NAME-seedN.pt, train_zoo.sh with SEEDS=...) ships the seed with the lowest validation loss:
+# chosen on validation, so the test scores of the shipped model are not the best of several looks at the test set.
+best_seed() {
+  "${PYTHON:-python}" - "$@" <<'PY'
+import sys
+from sdmresynth.models.checkpoint import load_checkpoint
+losses = {path: load_checkpoint(path).metadata["best_val_loss"] for path in sys.argv[1:]}
+best = min(losses, key=losses.get)
+print(best)
+print("Shipped: seed " + best.rsplit("-seed", 1)[1][:-3] + " of the sweep's " + ", ".join(
+    f"{p.rsplit('-seed', 1)[1][:-3]} ({v:.2f})" for p, v in losses.items()) + " (best validation loss per frame in "
+    "brackets), the one with the lowest validation loss; docs/results.md gives the means over the seeds.")
+PY
+}
+
 for name in "$@"; do
   notes="$(describe "$name") $RECIPE"
+  checkpoint="${RUNS:-runs}/$name.pt"
+  if [ ! -f "$checkpoint" ] && compgen -G "${RUNS:-runs}/$name-seed*[0-9].pt" > /dev/null; then
+    chosen=$(best_seed "${RUNS:-runs}/$name"-seed*[0-9].pt)
+    checkpoint=$(head -n 1 <<< "$chosen")
+    notes="$notes $(tail -n 1 <<< "$chosen")"
+  fi
   # $RUNS/NAME.notes: what is particular to this run (say, epochs trained on another machine)
   [ -f "${RUNS:-runs}/$name.notes" ] && notes="$notes $(cat "${RUNS:-runs}/$name.notes")"
-  sdmresynth publish "${RUNS:-runs}/$name.pt" --name "$name" --notes "$notes" --workers "${WORKERS:-2}" \
+  sdmresynth publish "$checkpoint" --name "$name" --notes "$notes" --workers "${WORKERS:-2}" \
     --eval "$DATA/splits/test.txt" --eval "$DATA/speech_commands" --eval "$DATA/splits/speechocean762-val.txt"
 done
