@@ -123,7 +123,8 @@ def sdmresynth_loop(train: np.ndarray, val: np.ndarray, epochs: int) -> tuple[fl
 
 def whole_runs(train: np.ndarray, val: np.ndarray, epochs: int, seeds: int) -> dict[str, tuple[float, float]]:
     """Frames a second (summed over the models) of `epochs` epochs of train_model, of train_sweep training `seeds`
-    models as one computation in this process, and of the sweep as `sdmresynth train --seeds` runs it on these threads
+    models in this process (in turn, as on a CPU by default, and as one stacked computation, as on a GPU), and of the
+    sweep as `sdmresynth train --seeds` runs it on these threads
     (split over processes: sweep_processes): each as (the whole run: start, standardisation, validation and all;
     the steady state: from the end of the first epoch to the end of the last, validation included)."""
     configs = [TrainConfig(max_epochs=epochs, seed=seed) for seed in range(seeds)]
@@ -147,6 +148,8 @@ def whole_runs(train: np.ndarray, val: np.ndarray, epochs: int, seeds: int) -> d
                                                                     Path(folder) / "one.pt", cpu, on_epoch=report)),
             "one process": timed("one process", seeds, lambda report: train_sweep(
                 CONFIG, configs, train, val, outs("m.pt"), cpu, on_epoch=report)),
+            "stacked": timed("stacked", seeds, lambda report: train_sweep(
+                CONFIG, configs, train, val, outs("stacked.pt"), cpu, on_epoch=report, stacked=True)),
             "split": timed("split", seeds, lambda report: train_sweep_in_processes(
                 sweep_processes(seeds, threads, cpu), threads, CONFIG, configs, train, val, outs("split.pt"),
                 [None] * seeds, on_epoch=report)),
@@ -199,9 +202,9 @@ def run(quick: bool = False) -> dict:
     whole = whole_runs(stored, val, epochs=2 if quick else 4, seeds=SWEEP_SEEDS)
     store.cleanup()
     processes = sweep_processes(SWEEP_SEEDS, torch.get_num_threads(), torch.device("cpu"))
-    labels = {"single": "train_model", "one process": f"train_sweep, {SWEEP_SEEDS} seeds as one computation in one "
-              "process (sum)", "split": f"train --seeds: {SWEEP_SEEDS} seeds in {processes} process(es), one "
-              "computation each (sum)"}
+    labels = {"single": "train_model", "one process": f"train_sweep, {SWEEP_SEEDS} seeds in turn in one process (sum)",
+              "stacked": f"train_sweep, {SWEEP_SEEDS} seeds as one stacked computation in one process (sum)",
+              "split": f"train --seeds: {SWEEP_SEEDS} seeds in {processes} process(es), in turn in each (sum)"}
     rows = [
         {"loop": "FLOP ceiling (matmuls only)", "frames_per_s": ceiling, "vs_ideal": ceiling / ideal},
         {"loop": "ideal in-memory loop", "frames_per_s": ideal, "vs_ideal": 1.0},
@@ -219,6 +222,7 @@ def run(quick: bool = False) -> dict:
            sweep_vs_one_run_whole=whole["split"][0] / whole["single"][0],
            sweep_vs_one_run_steady=whole["split"][1] / whole["single"][1],
            one_process_sweep_vs_one_run_steady=whole["one process"][1] / whole["single"][1],
+           stacked_sweep_vs_one_run_steady=whole["stacked"][1] / whole["single"][1],
            sweep_vs_flop_ceiling_steady=whole["split"][1] / ceiling,
            train_frames=len(frames))
 

@@ -7,7 +7,9 @@ training steps of the models still training are computed together: their weights
 one vectorised forward and backward pass (torch.func.vmap over functional_call) serves them all. The noise each
 model's forward pass needs is drawn beforehand from its own generator, in the order and shape its single run draws it,
 so that each model's run equals its single run up to float rounding. A model that stops leaves the stack at the end of
-its epoch; the others go on unchanged.
+its epoch; the others go on unchanged. That is how a sweep trains on a GPU, where the stacking saves kernel launches;
+on a CPU, where it measured slower than the models' own steps, each model's epoch runs in turn instead (exactly its
+single run's), with the rest of the sweep (one process or a few, states, checkpoints, early stopping) unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..models.checkpoint import Checkpoint
 from . import distributed
 from .config import TrainConfig
 from .graphs import StepGraph, use_graphs
-from .loop import (Run, adam_steps, end_epoch, finish_run, save_state, start_run, usable_frames,
+from .loop import (Run, adam_steps, end_epoch, finish_run, save_state, start_run, train_epoch, usable_frames,
                    validation_loss)
 from .minibatches import batches, resident
 from .state import EpochReport, TrainState, check_run
@@ -139,6 +141,18 @@ def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np
     return [distributed.total(float(t), shard, device) / usable for t in totals]
 
 
+def train_epochs_in_turn(runs: list[Run], configs: list[TrainConfig], frames: np.ndarray | torch.Tensor,
+                         on_step: Callable[[int, int], None] | None = None) -> list[float]:
+    """One epoch of every run, each exactly its single run's epoch, one after another: on a CPU the stacked
+    computation was slower than this (its batched matrix products and the copies that stack the weights cost more
+    than the calls they save: benchmarks/RESULTS.md, training). on_step counts the steps of all of them."""
+    losses = []
+    for m, (run, config) in enumerate(zip(runs, configs)):
+        counted = None if on_step is None else (lambda step, steps, m=m: on_step(m * steps + step, len(runs) * steps))
+        losses.append(train_epoch(run, config, frames, counted))
+    return losses
+
+
 def _active(run: Run, config: TrainConfig) -> bool:
     """Whether a run trains another epoch (after a decay, if its plateau calls for one)."""
     if run.state.epoch >= config.max_epochs:
@@ -154,11 +168,13 @@ def train_sweep(model_config: ModelConfig, configs: list[TrainConfig], train_fra
                 val_frames: np.ndarray, outs: list[Path], device: torch.device,
                 resume: bool | list[Checkpoint | None] = False, metadata: dict | None = None,
                 on_epoch: Callable[[int, EpochReport], None] | None = None,
-                on_step: Callable[[int, int], None] | None = None, overwrite: bool = False) -> list[TrainState]:
+                on_step: Callable[[int, int], None] | None = None, overwrite: bool = False,
+                stacked: bool | None = None) -> list[TrainState]:
     """Train one model per TrainConfig (they may differ in PER_MODEL only) together, each saving its resumable state
     after every epoch to its `outs` path's state file and its best weights to that path at its end, as a single run
     would. resume: continue each saved run (True, or the states check_run returned: None for a model to start).
-    on_epoch(model index, report). Returns each model's final state."""
+    on_epoch(model index, report). stacked: the models' steps as one computation (None: on a GPU; on a CPU each
+    model's own epoch in turn, which measured faster there). Returns each model's final state."""
     check_sweep(configs, model_config)
     if len(train_frames) == 0 or len(val_frames) == 0:
         raise UserError("no training or validation frames (are the files silent or unreadable?)")
@@ -166,13 +182,15 @@ def train_sweep(model_config: ModelConfig, configs: list[TrainConfig], train_fra
                                                      for o, c in zip(outs, configs)]
     runs = [start_run(model_config, c, train_frames, device, s) for c, s in zip(configs, saved)]
     train_frames = resident(train_frames, runs[0].device)  # on a GPU with room: gathered there, no copy per batch
-    if runs[0].shard.world > 1:  # the stacked step averages the gradients itself
+    stacked = runs[0].device.type == "cuda" if stacked is None else stacked
+    if stacked and runs[0].shard.world > 1:  # the stacked step averages the gradients itself
         for run in runs:
             run.network = run.model
     metadata = metadata or {}
+    epoch = train_epoch_together if stacked else train_epochs_in_turn
     while active := [m for m, (r, c) in enumerate(zip(runs, configs)) if _active(r, c)]:
         started = time.perf_counter()
-        losses = train_epoch_together([runs[m] for m in active], [configs[m] for m in active], train_frames, on_step)
+        losses = epoch([runs[m] for m in active], [configs[m] for m in active], train_frames, on_step)
         seconds = (time.perf_counter() - started) / len(active)  # each model's share of the epoch
         for m, train_loss in zip(active, losses):
             run, config = runs[m], configs[m]

@@ -37,9 +37,10 @@ def val_losses(state) -> np.ndarray:
                                    ModelConfig(latent_dim=8, atoms=16, hidden_dim=16, decoder_layers=2,
                                                reconstruction_weight="bark")],
                          ids=["sdm-vae-learned", "vsc-warm-up", "deeper-decoder-bark"])
-def test_each_model_of_a_sweep_equals_its_own_run(tmp_path, frames, model):
+@pytest.mark.parametrize("stacked", [True, False], ids=["stacked", "in-turn"])
+def test_each_model_of_a_sweep_equals_its_own_run(tmp_path, frames, model, stacked):
     configs = [TrainConfig(max_epochs=4, lr=1e-3, grad_clip=50, seed=seed) for seed in (0, 1, 2)]
-    states = train_sweep(model, configs, *frames, sweep_outputs(tmp_path / "m.pt", configs), CPU)
+    states = train_sweep(model, configs, *frames, sweep_outputs(tmp_path / "m.pt", configs), CPU, stacked=stacked)
     for config, state in zip(configs, states):
         _, alone = train_model(model, config, *frames, tmp_path / f"alone{config.seed}.pt", CPU)
         np.testing.assert_allclose(val_losses(state), val_losses(alone), rtol=1e-4)
@@ -47,25 +48,28 @@ def test_each_model_of_a_sweep_equals_its_own_run(tmp_path, frames, model):
     assert [p.name for p in sweep_outputs(tmp_path / "m.pt", configs)] == ["m-seed0.pt", "m-seed1.pt", "m-seed2.pt"]
 
 
-def test_a_model_that_stops_leaves_the_others_unchanged(tmp_path, frames):
+@pytest.mark.parametrize("stacked", [True, False], ids=["stacked", "in-turn"])
+def test_a_model_that_stops_leaves_the_others_unchanged(tmp_path, frames, stacked):
     model = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16)
     quick, slow = TrainConfig(max_epochs=6, lr=1e-3, patience=2, seed=0), TrainConfig(max_epochs=6, lr=1e-12,
                                                                                        patience=2, seed=0)
     outs = sweep_outputs(tmp_path / "m.pt", [quick, slow])
     assert [p.name for p in outs] == ["m-seed0-lr0.001.pt", "m-seed0-lr1e-12.pt"]
-    learning, stalled = train_sweep(model, [quick, slow], *frames, outs, CPU)
+    learning, stalled = train_sweep(model, [quick, slow], *frames, outs, CPU, stacked=stacked)
     assert stalled.stopped == "early stopping" and stalled.epoch < learning.epoch
     _, alone = train_model(model, quick, *frames, tmp_path / "alone.pt", CPU)
     np.testing.assert_allclose(val_losses(learning), val_losses(alone), rtol=1e-4)
 
 
-def test_a_sweep_resumes_exactly_and_a_single_run_can_continue_its_models(tmp_path, frames):
+@pytest.mark.parametrize("stacked", [True, False], ids=["stacked", "in-turn"])
+def test_a_sweep_resumes_exactly_and_a_single_run_can_continue_its_models(tmp_path, frames, stacked):
     model = ModelConfig(latent_dim=8, atoms=16, hidden_dim=16)
     configs = [TrainConfig(max_epochs=3, lr=1e-3, seed=seed) for seed in (0, 1)]
-    straight = train_sweep(model, configs, *frames, sweep_outputs(tmp_path / "straight.pt", configs), CPU)
+    straight = train_sweep(model, configs, *frames, sweep_outputs(tmp_path / "straight.pt", configs), CPU,
+                           stacked=stacked)
     stopped = sweep_outputs(tmp_path / "stopped.pt", configs)
-    train_sweep(model, [replace(c, max_epochs=1) for c in configs], *frames, stopped, CPU)
-    resumed = train_sweep(model, configs, *frames, stopped, CPU, resume=True)
+    train_sweep(model, [replace(c, max_epochs=1) for c in configs], *frames, stopped, CPU, stacked=stacked)
+    resumed = train_sweep(model, configs, *frames, stopped, CPU, resume=True, stacked=stacked)
     for a, b in zip(straight, resumed):
         np.testing.assert_allclose(val_losses(b), val_losses(a), rtol=1e-6)
     _, alone = train_model(model, replace(configs[1], max_epochs=4), *frames, stopped[1], CPU, resume=True)
