@@ -1,4 +1,4 @@
-"""Several models of one shape trained side by side as one computation: a sweep over seeds (and the settings that keep
+"""Several models of one shape trained side by side: a sweep over seeds (and the settings that keep
 the tensor shapes: learning rate, KL weight, mean weight).
 
 Each model is a run of its own (`loop.Run`: its seed's weights, shuffling and noise, its optimiser, early stopping,
