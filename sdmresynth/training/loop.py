@@ -100,7 +100,7 @@ def adam_steps(runs: list[Run]) -> None:
     for (lr, fused, foreach), members in groups.items():
         tensors = {key: [] for key in ("params", "grads", "exp_avg", "exp_avg_sq", "step")}
         for run in members:
-            for param in (p for p in run.model.parameters() if p.requires_grad):
+            for param in (p for p in run.model.parameters() if p.grad is not None):  # as Adam.step skips the others
                 state = run.optimizer.state[param]
                 if not state:  # initialised as Adam initialises it
                     state["step"] = (torch.zeros((), dtype=torch.float32, device=param.device) if fused
