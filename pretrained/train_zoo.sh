@@ -15,7 +15,7 @@
 # Checkpoints go to $RUNS/NAME.pt (default runs/; resumable: rerunning a name continues an interrupted run), logs to
 # $RUNS/NAME.log. Point RUNS outside the clone to keep unfinished runs when the clone is replaced. SEED=N (default 0)
 # trains another seed of the same recipe (use another RUNS folder). SEEDS=0,1,2 trains a row's seeds as one sweep
-# (one process, the models as one computation: $RUNS/NAME-seedN.pt each). LR_DECAYS=N adds the learning-rate schedule
+# (one process, the models side by side: $RUNS/NAME-seedN.pt each). LR_DECAYS=N adds the learning-rate schedule
 # (--lr-decays N; Table 1 over seeds trains every row with LR_DECAYS=2).
 # THREADS=N (default 1) gives a run N CPU threads; a sweep then runs as min(N, seeds) processes (README, Sweeps).
 # It trains with the code of this clone (python -m sdmresynth.cli; the package's dependencies must be installed, the

@@ -109,9 +109,10 @@ def _protocol_options(command: click.Command) -> click.Command:
                      "it on --resume continues a stopped run."),
         click.option("--max-epochs", type=click.IntRange(1), default=500, show_default=True),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--seeds", type=_seed_list, help="Train one model per seed (e.g. 0,1,2,3) side by side as one "
-                     "computation: OUT-seedN.pt each, each with its own state, early stopping and learning-rate "
-                     "decays, equal to its own run with --seed N."),
+        click.option("--seeds", type=_seed_list, help="Train one model per seed (e.g. 0,1,2,3) side by side (one "
+                     "stacked computation on a GPU; on a CPU one process per thread, each training its models in "
+                     "turn): OUT-seedN.pt each, each with its own state, early stopping and learning-rate decays, "
+                     "equal to its own run with --seed N."),
         click.option("--grad-clip", type=click.FloatRange(min=0), help="Clip the global gradient norm to this (0: "
                      "off).  [default: 2000; 0 with --paper-protocol]"),
         click.option("--kl-weight", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,

@@ -107,7 +107,7 @@ def _epoch_line(report: EpochReport, label: str) -> str:
 
 def _train(plan: Plan, saved: list[Checkpoint | None], sets: dict[str, FrameSet], console: Console,
            on_step) -> list:
-    """One model, or a sweep of them as one computation; prints a line per model and epoch. The final states."""
+    """One model, or a sweep of them side by side; prints a line per model and epoch. The final states."""
     frames = sets["train"].frames, sets["val"].frames
     record = run_record(sets, plan.sources, StftConfig())
     device = resolve_device(plan.device)
