@@ -30,8 +30,8 @@ def frames():
     return frames
 
 
-def same(a: torch.Tensor, b: torch.Tensor) -> None:
-    exact = a.device.type == "cpu"
+def same(a: torch.Tensor, b: torch.Tensor, device: torch.device) -> None:
+    exact = device.type == "cpu"
     torch.testing.assert_close(a, b, rtol=0 if exact else 1e-4, atol=0 if exact else 1e-5)
 
 
@@ -41,10 +41,10 @@ def test_a_run_through_step_graphs_equals_the_plain_loop(frames, model, device):
     plain, graphed = (start_run(model, CONFIG, frames, device, None) for _ in range(2))
     for _ in range(2):  # a new graph each epoch (VSC's warm-up changes the step between them)
         same(torch.tensor(train_epoch(graphed, CONFIG, frames, graphs=True)),
-             torch.tensor(train_epoch(plain, CONFIG, frames, graphs=False)))
+             torch.tensor(train_epoch(plain, CONFIG, frames, graphs=False)), device)
         graphed.state.epoch = plain.state.epoch = plain.state.epoch + 1
     for p, q in zip(plain.model.parameters(), graphed.model.parameters()):
-        same(q, p)
+        same(q, p, device)
 
 
 @pytest.mark.parametrize("device", DEVICES, ids=str)
@@ -53,10 +53,10 @@ def test_a_sweep_through_step_graphs_equals_the_plain_sweep(frames, device):
     plain, graphed = ([start_run(MODELS[0], c, frames, device, None) for c in configs] for _ in range(2))
     for _ in range(2):
         same(torch.tensor(train_epoch_together(graphed, configs, frames, graphs=True)),
-             torch.tensor(train_epoch_together(plain, configs, frames, graphs=False)))
+             torch.tensor(train_epoch_together(plain, configs, frames, graphs=False)), device)
     for a, b in zip(plain, graphed):
         for p, q in zip(a.model.parameters(), b.model.parameters()):
-            same(q, p)
+            same(q, p, device)
 
 
 def test_graphs_are_used_by_default_on_a_gpu_only():
