@@ -214,10 +214,10 @@ def _scored(split: str, mixtures: list[dict], grids: list[dict], kept: Path | No
             if entry["split"] == split:
                 done.setdefault(entry["key"], {}).update({row["setting"]: row for row in entry["rows"]})
     todo = []  # (mixture, grid): a new mixture's whole grid as one job, else the EMs it lacks
-    for mixture, grid in zip(mixtures, grids):
-        have = done.get(_key(mixture), {})
+    for case, grid in zip(mixtures, grids):
+        have = done.get(_key(case), {})
         missing = [em for em in _ems(grid) if any(s not in have for s in _settings(em))]
-        todo += [(mixture, grid)] if not have else [(mixture, em) for em in missing]
+        todo += [(case, grid)] if not have else [(case, em) for em in missing]
     with worker_pool(workers) as pool:
         for (case, _), result in zip(todo, pool.map(score_case, *zip(*todo))):
             done.setdefault(_key(case), {}).update({row["setting"]: row for row in result})

@@ -13,8 +13,10 @@ or every seed comes from one sweep per row (RUNS/NAME-seedN.pt), all trained ali
 
 (--results docs/results.md also writes the table and the claims on the seed means into the results page.)
 
-Only models with a checkpoint for every seed are compared. Per-file scores go to --csv-dir (seed-N.csv), so an
-interrupted run resumes where it stopped.
+Only models with a checkpoint or finished scores for every seed are compared. Per-file scores go to --csv-dir
+(seed-N.csv), so an interrupted run resumes where it stopped, and a row scored there needs its checkpoints no more:
+Table 1's sweep keeps its scores in benchmarks/experiments/table1-seeds/ (committed), so that rows trained in one
+session count when their run folder is gone (the shipped seed stays in pretrained/).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 from ..common import ROOT, TEST_LIST, machine
 
 from sdmresynth.io.atomic import write_atomically
+from sdmresynth.io.corpus import read_list
 from sdmresynth.dsp.metrics import METRIC_NAMES
 from sdmresynth.evaluation.report import claims, paper_row, table_order, write_keeping_discussion
 from sdmresynth.evaluation.scores import ModelSummary, summarise
@@ -69,27 +72,47 @@ def seed_folders(given: list[str]) -> dict[int, SeedSource]:
     return dict(sorted(folders.items()))
 
 
-def sweep_seeds(folder: Path) -> dict[int, SeedSource]:
-    """{seed: source} of a folder of sweeps (NAME-seedN.pt): every seed any row has."""
+def sweep_seeds(folder: Path, csv_dir: Path) -> dict[int, SeedSource]:
+    """{seed: source} of a folder of sweeps (NAME-seedN.pt): every seed any row has, there or in csv_dir's scores."""
     seeds = {int(m.group(2)) for p in folder.glob("*-seed*.pt") if (m := SWEEP_NAME.match(p.name[:-3]))}
+    seeds |= {int(p.stem.removeprefix("seed-")) for p in csv_dir.glob("seed-*.csv") if p.stem[5:].isdigit()}
     return {seed: SeedSource(folder, f"-seed{seed}") for seed in sorted(seeds)}
 
 
-def common_models(sources: dict[int, SeedSource], wanted: list[str] | None) -> list[str]:
-    """Model names with a finished checkpoint in every seed's source, in Table 1's order."""
-    names = set.intersection(*(source.names() for source in sources.values()))
+def shape_source(sources: dict[int, SeedSource], name: str) -> Path:
+    """A checkpoint of `name` to read its shape from: a seed's, else the shipped one (a seed of the same row)."""
+    present = [source.path(name) for source in sources.values() if source.path(name).is_file()]
+    return present[0] if present else ROOT / "pretrained" / f"{name}.pt"
+
+
+def scored_names(source: SeedSource, csv: Path, files: int) -> set[str]:
+    """The model names of this seed with a score for `files` files in the CSV (a finished scoring run)."""
+    counts: dict[str, int] = {}
+    for score in read_scores(csv):
+        counts[score.model] = counts.get(score.model, 0) + 1
+    return {stem[: len(stem) - len(source.suffix)] for stem, n in counts.items()
+            if n >= files and stem.endswith(source.suffix)}
+
+
+def common_models(sources: dict[int, SeedSource], csv_dir: Path, files: int, wanted: list[str] | None) -> list[str]:
+    """Model names with a finished checkpoint or finished scores for every seed, in Table 1's order."""
+    names = set.intersection(*(source.names() | scored_names(source, csv_dir / f"seed-{seed}.csv", files)
+                               for seed, source in sources.items()))
     if wanted:
         names &= set(wanted)
     return sorted(names, key=table_order)
 
 
 def score_seed(source: SeedSource, names: list[str], files: Path, csv: Path, workers: int) -> list[ModelSummary]:
-    """Score the seed's checkpoints of `names` on the list (resuming the CSV); one summary per name."""
-    command = [sys.executable, "-m", "sdmresynth.cli", "score", "--list", str(files), "--csv", str(csv), "--resume",
-               "--workers", str(workers), "--json"]
-    for name in names:
-        command += ["--model", str(source.path(name))]
-    subprocess.run(command, check=False, stdout=subprocess.DEVNULL)  # exit 1 when a file fails: listed, not fatal
+    """Score the seed's checkpoints of `names` on the list (resuming the CSV; a name whose checkpoint is gone keeps
+    the scores there); one summary per name."""
+    present = [name for name in names if source.path(name).is_file()]
+    if present:
+        command = [sys.executable, "-m", "sdmresynth.cli", "score", "--list", str(files), "--csv", str(csv),
+                   "--resume", "--workers", str(workers), "--json"]
+        for name in present:
+            command += ["--model", str(source.path(name))]
+        subprocess.run(command, check=False, stdout=subprocess.DEVNULL)  # exit 1 when a file fails: listed, not fatal
     by_stem = {source.path(name).stem: name for name in names}
     return [replace(s, name=by_stem[s.name]) for s in summarise(read_scores(csv)) if s.name in by_stem]
 
@@ -167,8 +190,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.sweep and args.seed:
         sys.exit("--sweep and --seed: give one or the other")
-    folders = sweep_seeds(args.sweep) if args.sweep else seed_folders(args.seed)
-    names = common_models(folders, args.model) if folders else []
+    folders = sweep_seeds(args.sweep, args.csv_dir) if args.sweep else seed_folders(args.seed)
+    listed = len(read_list(args.list))
+    names = common_models(folders, args.csv_dir, listed, args.model) if folders else []
     if len(folders) < 2 or not names:
         sys.exit("need two or more seeds with checkpoints of the same names (seed 0 and a --seed N=DIR, or --sweep "
                  "DIR)")
@@ -183,8 +207,7 @@ def main() -> None:
         missing = [n for n in names if n not in per_seed[seed] or math.isnan(per_seed[seed][n].mean["pesq_wb"])]
         if missing:
             sys.exit(f"seed {seed}: no scores for {', '.join(missing)}")
-    first = next(iter(folders.values()))
-    shapes = dict(zip(names, check_models([str(first.path(n)) for n in names]).values()))
+    shapes = dict(zip(names, check_models([str(shape_source(folders, n)) for n in names]).values()))
     text = page(per_seed, names, shapes, args.list, origin)
     if args.doc:
         write_atomically(args.doc, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
