@@ -11,7 +11,7 @@ def models(as_json: bool) -> None:
     """List the shipped models with their test-split scores."""
     import json
 
-    from ..io.shipped import read_index
+    from ..io.shipped import ENHANCE_PRIOR, read_index
 
     index = read_index()
     if as_json:
@@ -36,6 +36,7 @@ def models(as_json: bool) -> None:
     console.print(table)
     for alias, name in sorted(index["aliases"].items()):
         console.print(f"alias: {alias} = {name}", soft_wrap=True)
+    console.print(f"enhance's default speech prior: {ENHANCE_PRIOR}", soft_wrap=True)
 
 
 def model_type_label(info: dict) -> str:

@@ -14,7 +14,7 @@ DEFAULT_MODEL = "sdm-vae"  # the alias of the default model of encode, decode, r
 # enhance's speech prior, chosen with the other settings by leave-one-noise-category-out on the validation split
 # (docs/enhancement.md); the best model of speech is not the best prior, since a decoder that draws any spectrum also
 # draws the noise
-ENHANCE_PRIOR = "vae-l64"
+ENHANCE_PRIOR = "vae-l64-enhance"
 
 
 def pretrained_dir() -> Path:

@@ -79,3 +79,11 @@ def test_model_name_typos_get_a_suggestion_and_the_confusing_alias_is_gone():
 
 def test_models_table_keeps_names_whole_when_piped():
     assert " sdm-vae-log-dct-l64-k256-libri-so762 " in run("models").output
+
+
+def test_models_table_names_the_default_model_and_enhances_prior():
+    from sdmresynth.io.shipped import DEFAULT_MODEL, ENHANCE_PRIOR, read_index
+
+    output = run("models").output
+    assert f"alias: {DEFAULT_MODEL} = {read_index()['aliases'][DEFAULT_MODEL]}" in output
+    assert f"enhance's default speech prior: {ENHANCE_PRIOR}" in output and f" {ENHANCE_PRIOR} " in output
