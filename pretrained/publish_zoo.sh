@@ -48,10 +48,14 @@ best_seed() {
   "${PYTHON:-python}" - "$@" <<'PY'
 import sys
 from sdmresynth.models.checkpoint import load_checkpoint
-losses = {path: load_checkpoint(path).metadata["best_val_loss"] for path in sys.argv[1:]}
+metadata = {path: load_checkpoint(path).metadata for path in sys.argv[1:]}
+losses = {path: meta["best_val_loss"] for path, meta in metadata.items()}
 best = min(losses, key=losses.get)
+decays = metadata[best]["train_config"].get("lr_decays", 0)
 print(best)
-print("Shipped: seed " + best.rsplit("-seed", 1)[1][:-3] + " of the sweep's " + ", ".join(
+print((f"Trained with {decays} learning-rate decays (--lr-decays {decays}: where patience runs out, back to the best "
+       "weights at a tenth of the learning rate), as every row of Table 1 over seeds. " if decays else "")
+      + "Shipped: seed " + best.rsplit("-seed", 1)[1][:-3] + " of the sweep's " + ", ".join(
     f"{p.rsplit('-seed', 1)[1][:-3]} ({v:.2f})" for p, v in losses.items()) + " (best validation loss per frame in "
     "brackets), the one with the lowest validation loss; docs/results.md gives the means over the seeds.")
 PY
