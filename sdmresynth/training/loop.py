@@ -78,6 +78,7 @@ class Run:
     best_weights: dict[str, torch.Tensor]
     shard: distributed.Shard
     device: torch.device
+    step_graph: StepGraph | None = None  # kept from epoch to epoch while the optimiser and settings stay the same
 
     def decay(self) -> None:
         """A plateau's learning-rate step: back to the best weights, a fresh Adam at LR_DECAY times the rate."""
@@ -190,17 +191,21 @@ def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray | torch.Tensor
     order = torch.randperm(len(frames), generator=run.shuffle)[:usable].numpy()
     total = torch.zeros((), dtype=torch.float64, device=run.device)  # on the device: no host sync per step
 
-    def step(batch: torch.Tensor, noise: Noise) -> None:
+    def step(batch: torch.Tensor, noise: Noise) -> torch.Tensor:
         loss = training_loss(run.model, batch, noise, config, run.network)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DistributedDataParallel averages the gradients of the processes' equal shares
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], config.grad_clip)
         adam_steps([run])
-        total.add_(loss.detach().double() * len(batch))
+        return loss.detach().double() * len(batch)
 
-    graphed = (StepGraph(lambda batch, *draws: step(batch, DrawnNoise(list(draws))))  # (the refinement draws none)
-               if config.objective == "elbo" and use_graphs(graphs, run.device, run.shard, [run.optimizer]) else None)
+    graphed = None
+    if config.objective == "elbo" and use_graphs(graphs, run.device, run.shard, [run.optimizer]):
+        if run.step_graph is None or not run.step_graph.serves(run.optimizer, config):  # new: a decay's new Adam
+            run.step_graph = StepGraph(lambda batch, *draws: step(batch, DrawnNoise(list(draws))),
+                                       owners=(run.optimizer, config))  # (the refinement draws no noise)
+        graphed = run.step_graph
     like = torch.empty(config.batch_size // run.shard.world, run.model.config.code_dim, device=run.device)
     for number, batch in enumerate(batches(frames, order, config.batch_size, run.shard.rank, run.shard.world,
                                            run.device)):
@@ -208,9 +213,11 @@ def train_epoch(run: Run, config: TrainConfig, frames: np.ndarray | torch.Tensor
         if graphed is not None and len(batch) == len(like):
             graphed(batch, *noise.draws(run.model.NOISE_DRAWS, like))
         else:
-            step(batch, noise)
+            total.add_(step(batch, noise))
         if on_step:
             on_step(number + 1, steps)
+    if graphed is not None:
+        total.add_(graphed.take_total())
     return distributed.total(total.item(), run.shard, run.device) / usable
 
 

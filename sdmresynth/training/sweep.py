@@ -117,7 +117,7 @@ def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np
     batched = vmap(loss)
     totals = torch.zeros(len(runs), dtype=torch.float64, device=device)
 
-    def step(power: torch.Tensor, *draws: torch.Tensor) -> None:  # power (M, B, F), each draw (M, B, code_dim)
+    def step(power: torch.Tensor, *draws: torch.Tensor) -> torch.Tensor:  # power (M, B, F), draws (M, B, code_dim)
         params = {n: torch.stack([w[i] for w in weights]) for i, n in enumerate(names)}  # (M, ...)
         for run in runs:
             run.optimizer.zero_grad(set_to_none=True)
@@ -127,17 +127,23 @@ def train_epoch_together(runs: list[Run], configs: list[TrainConfig], frames: np
         if config.grad_clip:
             _clip_each(weights, config.grad_clip)
         adam_steps(runs)
-        totals.add_(losses.detach().double() * power.shape[1])
+        return losses.detach().double() * power.shape[1]
 
+    # a graph per epoch: the stacked weights and buffers it reads are made anew each epoch
     graphed = StepGraph(step) if use_graphs(graphs, device, shard, [r.optimizer for r in runs]) else None
     like = torch.empty(config.batch_size // shard.world, runs[0].model.config.code_dim, device=device)
     for number, power in enumerate(batches(frames, orders, config.batch_size, shard.rank, shard.world, device)):
         rows = power.shape[1]
         per_run = [Noise(r.noise, r.shard.rank, r.shard.world).draws(r.model.NOISE_DRAWS, like[:rows]) for r in runs]
         draws = [torch.stack(kind) for kind in zip(*per_run)]  # each model's noise, as its own run draws it
-        (graphed if graphed is not None and rows == len(like) else step)(power, *draws)
+        if graphed is not None and rows == len(like):
+            graphed(power, *draws)
+        else:
+            totals.add_(step(power, *draws))
         if on_step:
             on_step(number + 1, steps)
+    if graphed is not None:
+        totals.add_(graphed.take_total())
     return [distributed.total(float(t), shard, device) / usable for t in totals]
 
 
