@@ -57,7 +57,7 @@ print((f"Trained with {decays} learning-rate decays (--lr-decays {decays}: where
        "weights at a tenth of the learning rate), as every row of Table 1 over seeds. " if decays else "")
       + "Shipped: seed " + best.rsplit("-seed", 1)[1][:-3] + " of the sweep's " + ", ".join(
     f"{p.rsplit('-seed', 1)[1][:-3]} ({v:.2f})" for p, v in losses.items()) + " (best validation loss per frame in "
-    "brackets), the one with the lowest validation loss; docs/results.md gives the means over the seeds.")
+    "brackets), the one with the lowest validation loss; benchmarks/experiments/table1-seeds/table.md gives the means over the seeds.")
 PY
 }
 
