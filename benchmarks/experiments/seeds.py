@@ -194,8 +194,8 @@ def main() -> None:
     listed = len(read_list(args.list))
     names = common_models(folders, args.csv_dir, listed, args.model) if folders else []
     if len(folders) < 2 or not names:
-        sys.exit("need two or more seeds with checkpoints of the same names (seed 0 and a --seed N=DIR, or --sweep "
-                 "DIR)")
+        sys.exit("need two or more seeds with checkpoints (or, with --sweep, scores in --csv-dir) of the same names "
+                 "(seed 0 and a --seed N=DIR, or --sweep DIR)")
     origin = (f"every seed from one sweep per row, {args.sweep}/NAME-seedN.pt" if args.sweep else
               "pretrained/train_zoo.sh; seed 0 = the shipped models")
     args.csv_dir.mkdir(parents=True, exist_ok=True)
