@@ -26,6 +26,7 @@ import math
 import re
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -87,9 +88,7 @@ def shape_source(sources: dict[int, SeedSource], name: str) -> Path:
 
 def scored_names(source: SeedSource, csv: Path, files: int) -> set[str]:
     """The model names of this seed with a score for `files` files in the CSV (a finished scoring run)."""
-    counts: dict[str, int] = {}
-    for score in read_scores(csv):
-        counts[score.model] = counts.get(score.model, 0) + 1
+    counts = Counter(score.model for score in read_scores(csv))
     return {stem[: len(stem) - len(source.suffix)] for stem, n in counts.items()
             if n >= files and stem.endswith(source.suffix)}
 
