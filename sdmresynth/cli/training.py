@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..io.atomic import format_size
 from ..models import ModelConfig
 from ..models.checkpoint import Checkpoint
+from ..training import distributed
 from ..training.config import TrainConfig, configs_from_settings
 from ..training.framestore.layout import bytes_per_hour
 from ..training.framestore.store import cache_size
@@ -148,6 +149,7 @@ def train_and_report(plan: Plan, saved: list[Checkpoint | None], sets: dict[str,
 
         try:
             states = _train(plan, saved, sets, console, on_step)
+            distributed.stop()
         except KeyboardInterrupt:
             saved_now = [load_epoch(state_path(out)) for out in plan.outs]
             if any(saved_now):

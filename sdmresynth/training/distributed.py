@@ -40,6 +40,13 @@ def start(device: torch.device) -> Shard:
     return Shard(dist.get_rank(), dist.get_world_size())
 
 
+def stop() -> None:
+    """Leave the process group, if any, while the interpreter is whole: gloo's worker threads can otherwise outlive
+    it at exit and abort the process (SIGABRT) after the work is done."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def local_device(device: torch.device) -> torch.device:
     """On GPUs, each process of a node takes the GPU of its LOCAL_RANK."""
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:

@@ -11,6 +11,7 @@ import torch
 
 from sdmresynth.dsp.stft import StftConfig
 from sdmresynth.io.corpus import split_by_speaker
+from sdmresynth.training import distributed
 from sdmresynth.training.features import file_frames
 
 from ..conftest import COMMAND, SPEECH
@@ -45,3 +46,11 @@ def test_two_processes_match_one(tmp_path, sweep):
         for key in a["state_dict"]:
             torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key], rtol=1e-4, atol=1e-5)
         assert np.isclose(a["metadata"]["best_val_loss"], b["metadata"]["best_val_loss"], rtol=1e-4)
+
+
+def test_stop_leaves_the_process_group(tmp_path):
+    """The train command leaves the group before exit (gloo's threads outliving the interpreter abort the process)."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    distributed.stop()
+    assert not torch.distributed.is_initialized()
+    distributed.stop()  # without a group: nothing to do
