@@ -52,12 +52,13 @@ metadata = {path: load_checkpoint(path).metadata for path in sys.argv[1:]}
 losses = {path: meta["best_val_loss"] for path, meta in metadata.items()}
 best = min(losses, key=losses.get)
 decays = metadata[best]["train_config"].get("lr_decays", 0)
+seed = lambda path: path.rsplit("-seed", 1)[1].removesuffix(".pt")
 print(best)
 print((f"Trained with {decays} learning-rate decays (--lr-decays {decays}: where patience runs out, back to the best "
        "weights at a tenth of the learning rate), as every row of Table 1 over seeds. " if decays else "")
-      + "Shipped: seed " + best.rsplit("-seed", 1)[1][:-3] + " of the sweep's " + ", ".join(
-    f"{p.rsplit('-seed', 1)[1][:-3]} ({v:.2f})" for p, v in losses.items()) + " (best validation loss per frame in "
-    "brackets), the one with the lowest validation loss; benchmarks/experiments/table1-seeds/table.md gives the means over the seeds.")
+      + f"Shipped: seed {seed(best)} of the sweep's " + ", ".join(f"{seed(p)} ({v:.2f})" for p, v in losses.items())
+      + " (best validation loss per frame in brackets), the one with the lowest validation loss; "
+      "benchmarks/experiments/table1-seeds/table.md gives the means over the seeds.")
 PY
 }
 
