@@ -23,6 +23,7 @@ THREADS = click.option("--threads", type=click.IntRange(0), help="CPU threads of
 
 REFINE = click.option("--refine-steps", type=click.IntRange(0), help="Refine each frame's code by this many gradient "
                       "steps on its ELBO at encode time (0: the encoder's one pass).  [default: as the model ships]")
+KEEP_RATE = click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
 FLOAT = click.option("--float", "floating", is_flag=True, help="Write 32-bit float samples (.wav or .aiff): nothing "
                      "clips, whatever the level.")
 

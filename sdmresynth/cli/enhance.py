@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..io.shipped import ENHANCE_PRIOR
-from .common import DEVICE, FLOAT, THREADS, WORKERS, audio_to_audio, level_option, set_threads
+from .common import DEVICE, FLOAT, KEEP_RATE, THREADS, WORKERS, audio_to_audio, level_option, set_threads
 
 
 @click.command()
@@ -28,7 +28,7 @@ from .common import DEVICE, FLOAT, THREADS, WORKERS, audio_to_audio, level_optio
 @DEVICE
 @WORKERS
 @THREADS
-@click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
+@KEEP_RATE
 @level_option("as-is", "as-is: the speech at the noisy input's scale (quieter by the noise taken away); peak or rms: "
               "raised to the input's peak or RMS.")
 @FLOAT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import DEVICE, FLOAT, MODEL, REFINE, THREADS, WORKERS, audio_to_audio, level_option, set_threads
+from .common import DEVICE, FLOAT, KEEP_RATE, MODEL, REFINE, THREADS, WORKERS, audio_to_audio, level_option, set_threads
 
 
 @click.command()
@@ -14,7 +14,7 @@ from .common import DEVICE, FLOAT, MODEL, REFINE, THREADS, WORKERS, audio_to_aud
 @DEVICE
 @WORKERS
 @THREADS
-@click.option("--keep-rate", is_flag=True, help="Write at the input's sample rate instead of 16 kHz.")
+@KEEP_RATE
 @level_option("peak", "peak: the input's peak (the output clips only where the input did); rms: the input's RMS "
               "(loudness; may clip, unless --float); as-is: the model's output at the input's scale.")
 @FLOAT
