@@ -36,7 +36,7 @@ sigmoid(c (eta + gamma - 1)), c = 100; a prior built from 10 learned pseudo-inpu
 its spike probabilities sharpened with nu = 10; the aggregate term pulling the pseudo-inputs' mean spike probability \
 to alpha. Trained without the authors' spike warm-up (the slab is used from the first epoch), which reaches the \
 same validation loss in about half the epochs (docs/performance.md, 'VSC'), and, like every zoo model, until early \
-stopping. Codes (encode, Hoyer): the gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 \
+stopping or the 500-epoch cap. Codes (encode, Hoyer): the gated posterior mean, mu where the spike probability exceeds 1/2 and exactly 0 \
 elsewhere." ;;
     *) echo "unknown zoo model: $name" >&2; return 1 ;;
   esac
