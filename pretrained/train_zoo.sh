@@ -8,15 +8,15 @@
 # PAPER_PROTOCOL=1 trains with the official code's setting instead (raw power input, lr 1e-4, no clipping).
 # VSC trains without the spike warm-up (--slab-warmup 0 0): with the authors' warm-up (slab phased in over epochs
 # 10-20) its validation loss needed 50 epochs to reach what it reaches in 26 without (docs/performance.md, "VSC").
-# Every run stops by early stopping (no epoch cap below the protocol's 500).
+# Every run has two learning-rate decays (--lr-decays 2: where patience runs out, back to the best weights at a tenth
+# of the rate; LR_DECAYS=N changes it) and stops by early stopping or at the 500-epoch cap.
 #
 #   pretrained/train_zoo.sh NAME [NAME ...]     # e.g. pretrained/train_zoo.sh vae-l64 sdm-vae-identity-l64
 #
-# Checkpoints go to $RUNS/NAME.pt (default runs/; resumable: rerunning a name continues an interrupted run), logs to
-# $RUNS/NAME.log. Point RUNS outside the clone to keep unfinished runs when the clone is replaced. SEED=N (default 0)
-# trains another seed of the same recipe (use another RUNS folder). SEEDS=0,1,2 trains a row's seeds as one sweep
-# (one process, the models side by side: $RUNS/NAME-seedN.pt each). LR_DECAYS=N adds the learning-rate schedule
-# (--lr-decays N; Table 1 over seeds trains every row with LR_DECAYS=2).
+# Each row trains as a sweep of seeds 0, 1 and 2 (SEEDS=... for others): one process, the models side by side, each
+# a run of its own written to $RUNS/NAME-seedN.pt (default RUNS=runs/), its log to $RUNS/NAME.log; resumable:
+# rerunning a name continues an interrupted sweep (a finished one ends at once). Point RUNS outside the clone to keep
+# unfinished runs when the clone is replaced. SEED=N trains that one seed alone, to $RUNS/NAME.pt.
 # THREADS=N (default 1) gives a run N CPU threads; a sweep then runs as min(N, seeds) processes (README, Sweeps).
 # It trains with the code of this clone (python -m sdmresynth.cli; the package's dependencies must be installed, the
 # package itself need not be; PYTHON=... picks the interpreter), whatever `sdmresynth` on the PATH may be.
@@ -45,15 +45,16 @@ options_for() {
   esac
 }
 
-SCHEDULE="--lr-decays ${LR_DECAYS:-0}"
+SEEDS=${SEEDS:-0,1,2}
+SCHEDULE="--lr-decays ${LR_DECAYS:-2}"
 for name in "$@"; do
   opts=$(options_for "$name")
-  if [ -n "${SEEDS:-}" ]; then
+  if [ -n "${SEED:-}" ]; then
+    first="$RUNS/$name"
+    seeds="--seed $SEED"
+  else
     first="$RUNS/$name-seed${SEEDS%%,*}"
     seeds="--seeds $SEEDS"
-  else
-    first="$RUNS/$name"
-    seeds="--seed ${SEED:-0}"
   fi
   resume=""
   [ -f "$first.state.pt" ] && resume="--resume"
