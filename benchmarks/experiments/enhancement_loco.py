@@ -27,8 +27,8 @@ from ..common import SHARED, machine
 from .enhancement import NOISE_DIR, SNRS, mixture
 
 VAL_LIST, TEST_LIST, TRAIN_LIST = (SHARED / "splits" / f"{name}.txt" for name in ("val", "test", "train"))
-GRID = {"prior": ("sdm-vae-identity-l64", "vae-l64-enhance"), "noise_rank": (8, 16), "code_smoothness": (0.0, 2.0, 8.0),
-        "wiener_exponent": (1.0, 1.5, 2.0)}
+GRID = {"prior": ("sdm-vae-identity-l64", "vae-l64-enhance", "vae-l64"), "noise_rank": (8, 16),
+        "code_smoothness": (0.0, 2.0, 8.0), "wiener_exponent": (1.0, 1.5, 2.0)}
 BABBLE = "babble"
 
 
