@@ -19,7 +19,8 @@ describe() {
   latent=$(sed -E 's/.*-l([0-9]+).*/\1/' <<< "$name")
   case "$name" in
     vae-l*) echo "The paper's VAE baseline (its ref. [3]): 513-128-$latent tanh encoder/decoder, standard normal prior. \
-Table 1 row 'VAE' at L = $latent." ;;
+Table 1 row 'VAE' at L = $latent.$([ "$latent" = 64 ] && echo " Also \`sdmresynth enhance\`'s default speech \
+prior, which the leave-one-noise-category-out protocol chose (docs/enhancement.md).")" ;;
     sdm-vae-identity-l*) echo "SDM-VAE with the identity dictionary (K = L = $latent): a zero-mean Gaussian prior with \
 a variance per latent dimension and frame, the SDM-VAE's sparsity-promoting prior, on z = w. Table 1 row 'SDM-VAE, \
 identity D' at L = $latent." ;;

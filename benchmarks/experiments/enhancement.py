@@ -24,7 +24,8 @@ from ..common import ROOT, SHARED, TEST_LIST, machine
 
 NOISE_DIR = SHARED / "noise"
 SNRS = (-5.0, 0.0, 5.0)
-MODELS = ("vae-l64-enhance", "sdm-vae", "sdm-vae-dct-l64-k256", "sdm-vae-identity-l64", "sdm-vae-learned-l64-k256")
+MODELS = ("vae-l64", "vae-l64-enhance", "sdm-vae", "sdm-vae-dct-l64-k256", "sdm-vae-identity-l64",
+          "sdm-vae-learned-l64-k256")
 METRICS = ("si_sdr", "pesq_wb", "estoi")
 
 

@@ -17,9 +17,9 @@ The speech gains start at `speech_gain_init` (0.1) while the NMF starts as a fit
 30 iterations: measured in docs/enhancement.md, the likelihood under these priors prefers letting the speech model
 draw much of the noise (a start at gain 1 reaches a lower objective and a worse separation), so the defaults give the
 noise model the first claim. The temporal prior's weight (2), the exponent (2), the noise rank (8) and the speech prior
-(`vae-l64-enhance`) were chosen on the validation split by leave-one-noise-category-out (each noise category scored
-with the settings the others chose; babble of training speakers one of the categories), the 30 iterations on the
-validation split mixed with the shared noise recordings and with white noise (docs/enhancement.md).
+(`vae-l64`, Table 1's VAE at L = 64) were chosen on the validation split by leave-one-noise-category-out (each noise
+category scored with the settings the others chose; babble of training speakers one of the categories), the 30
+iterations on the validation split mixed with the shared noise recordings and with white noise (docs/enhancement.md).
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from ..errors import UserError
 INDEX_FILE = "index.json"
 DEFAULT_MODEL = "sdm-vae"  # the alias of the default model of encode, decode, resynth and score
 # enhance's speech prior, chosen with the other settings by leave-one-noise-category-out on the validation split
-# (docs/enhancement.md); the best model of speech is not the best prior, since a decoder that draws any spectrum also
-# draws the noise
-ENHANCE_PRIOR = "vae-l64-enhance"
+# (docs/enhancement.md): Table 1's VAE at L = 64 (since 2026-12-08; before, the VAE of early stopping alone, shipped as
+# vae-l64-enhance); the most faithful models of speech are not the best priors: a decoder that draws any spectrum
+# also draws the noise
+ENHANCE_PRIOR = "vae-l64"
 
 
 def pretrained_dir() -> Path:
