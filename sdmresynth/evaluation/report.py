@@ -107,7 +107,7 @@ def _vsc_claims(summaries: dict[str, ModelSummary], latent: int) -> list[str]:
     if len(vscs) > 1:
         hoyers = [s.mean["hoyer"] for s in vscs]  # alpha ascending
         verdict = "holds" if all(a > b for a, b in zip(hoyers, hoyers[1:])) else "does not hold"
-        steps = ", ".join(f"{s.name.rsplit('-a', 1)[1]}: {s.mean['hoyer']:.2f}" for s in vscs)
+        steps = ", ".join(f"{s.name.rsplit('-a', 1)[1]}: {s.mean['hoyer']:.3f}" for s in vscs)
         lines.append(f"- VSC at L = {latent}, lower alpha gives sparser codes (Hoyer by alpha {steps}): {verdict}.")
     sdms = _table1(summaries, "sdm-vae", latent)
     if sdms:
