@@ -45,7 +45,7 @@ def test_vsc_claims_and_table_order():
               summary("vsc-l16-a0.2", 1.9, 0.9, 0.40), summary("sdm-vae-dct-l16-k64", 2.1, 0.9, 0.70),
               summary("sdm-vae-log-dct-l16-k64", 3.0, 0.9, 0.99)]
     lines = [line for line in claims({s.name: s for s in models}) if "VSC" in line]
-    assert "0.01: 0.50, 0.2: 0.40, 0.5: 0.30" in lines[0] and lines[0].endswith("holds.")
+    assert "0.01: 0.500, 0.2: 0.400, 0.5: 0.300" in lines[0] and lines[0].endswith("holds.")
     assert "(sdm-vae-dct-l16-k64)" in lines[1] and lines[1].endswith("holds.")  # not the non-Table-1 model
     reversed_alpha = {s.name: s for s in models[:3]} | {"vsc-l16-a0.5": summary("vsc-l16-a0.5", 2.0, 0.9, 0.60)}
     assert "does not hold" in [line for line in claims(reversed_alpha) if "VSC" in line][0]
