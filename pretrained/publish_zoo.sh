@@ -19,8 +19,7 @@ describe() {
   latent=$(sed -E 's/.*-l([0-9]+).*/\1/' <<< "$name")
   case "$name" in
     vae-l*) echo "The paper's VAE baseline (its ref. [3]): 513-128-$latent tanh encoder/decoder, standard normal prior. \
-Table 1 row 'VAE' at L = $latent.$([ "$latent" = 64 ] && echo " Also \`sdmresynth enhance\`'s default speech \
-prior, which the leave-one-noise-category-out protocol chose (docs/enhancement.md).")" ;;
+Table 1 row 'VAE' at L = $latent." ;;
     sdm-vae-identity-l*) echo "SDM-VAE with the identity dictionary (K = L = $latent): a zero-mean Gaussian prior with \
 a variance per latent dimension and frame, the SDM-VAE's sparsity-promoting prior, on z = w. Table 1 row 'SDM-VAE, \
 identity D' at L = $latent." ;;
@@ -63,8 +62,13 @@ print((f"Trained with {decays} learning-rate decays (--lr-decays {decays}: where
 PY
 }
 
+# the model enhance uses by default says so on its card (sdmresynth.io.shipped.ENHANCE_PRIOR decides which)
+ENHANCE_PRIOR=$("${PYTHON:-python}" -c "from sdmresynth.io.shipped import ENHANCE_PRIOR; print(ENHANCE_PRIOR)")
 for name in "$@"; do
-  notes="$(describe "$name") $RECIPE"
+  notes="$(describe "$name")"
+  [ "$name" = "$ENHANCE_PRIOR" ] && notes="$notes Also \`sdmresynth enhance\`'s default speech prior, which the \
+leave-one-noise-category-out protocol chose (docs/enhancement.md)."
+  notes="$notes $RECIPE"
   checkpoint="${RUNS:-runs}/$name.pt"
   if [ ! -f "$checkpoint" ] && compgen -G "${RUNS:-runs}/$name-seed*[0-9].pt" > /dev/null; then
     chosen=$(best_seed "${RUNS:-runs}/$name"-seed*[0-9].pt)
