@@ -12,6 +12,8 @@ import pytest
 from ..conftest import REPO
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+# the variables train_zoo.sh reads
+ZOO_SETTINGS = {"SEED", "SEEDS", "LR_DECAYS", "THREADS", "PAPER_PROTOCOL", "SPLITS", "RUNS", "PYTHON"}
 
 
 def zoo_command(tmp_path, *names: str, **env: str) -> list[list[str]]:
@@ -21,8 +23,9 @@ def zoo_command(tmp_path, *names: str, **env: str) -> list[list[str]]:
     fake.write_text(f'#!/usr/bin/env bash\necho "$@" >> {log}\n')
     fake.chmod(0o755)
     runs = tmp_path / "runs"
+    outer = {k: v for k, v in os.environ.items() if k not in ZOO_SETTINGS}  # the caller's own settings don't leak in
     subprocess.run(["bash", str(REPO / "pretrained" / "train_zoo.sh"), *names], check=True, capture_output=True,
-                   env=os.environ | {"PYTHON": str(fake), "RUNS": str(runs)} | env)
+                   env=outer | {"PYTHON": str(fake), "RUNS": str(runs)} | env)
     return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
 
 
